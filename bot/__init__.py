@@ -1,0 +1,1 @@
+"""Truce: the Slack bot. Imports `model`; `model` never imports this package."""

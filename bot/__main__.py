@@ -1,0 +1,145 @@
+"""python -m bot [run|serve|socket|console|clock|pulse ...|feedback export]
+
+`run` (the default) picks the mode from the configuration: the offline console without Slack
+credentials, Socket Mode with SLACK_APP_TOKEN, otherwise the HTTP server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.settings import ConfigError, Settings, load_settings
+from bot.storage.db import DatabaseError
+from model.predict import ModelError
+
+logger = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Truce, the Sales–Marketing peace-keeper"
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start in the mode the configuration implies (default)")
+    serve = sub.add_parser("serve", help="HTTP mode behind gunicorn on $PORT (production)")
+    serve.add_argument("--host", default="0.0.0.0")
+    sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
+    sub.add_parser("console", help="the offline console, whatever the configuration")
+    sub.add_parser("clock", help="the one scheduler process (pulse polls)")
+    pulse = sub.add_parser("pulse", help="run pulse jobs by hand, exactly as the scheduler does")
+    pulse.add_argument("action", choices=["send", "close", "remind"])
+    pulse.add_argument("--channel", action="append", help="only this channel id (repeatable)")
+    feedback = sub.add_parser("feedback", help="users' corrections")
+    feedback.add_argument("action", choices=["export"])
+    feedback.add_argument("--out", default="data/feedback.jsonl", help="JSON-lines file, '-' for stdout")
+    return parser
+
+
+def _require_slack(settings: Settings, what: str) -> None:
+    if settings.mode == "console":
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN is missing: {what} needs Slack credentials (see README, 'Create the Slack app')"
+        )
+
+
+def _console(settings: Settings) -> int:
+    from bot.console import Console
+    from bot.deps import build_deps
+    from bot.logs import configure_logging
+
+    configure_logging("WARNING")
+    deps = build_deps(settings)
+    console = Console(settings, deps)
+    try:
+        return console.run()
+    finally:
+        console.close()
+
+
+def _serve(settings: Settings, host: str) -> int:
+    from bot.server import TruceServer, preflight
+
+    _require_slack(settings, "the HTTP server")
+    if not settings.signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is missing: the HTTP server needs it to verify Slack's requests"
+        )
+    preflight(settings)
+    TruceServer(settings, host=host).run()
+    return 0
+
+
+def _socket(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import create_app
+    from bot.deps import build_deps
+    from bot.logs import configure_logging
+
+    _require_slack(settings, "Socket Mode")
+    if not settings.app_token:
+        raise ConfigError(
+            "SLACK_APP_TOKEN is missing: Socket Mode needs an app-level token (connections:write)"
+        )
+    configure_logging(settings.log_level, secrets=[settings.pulse_hash_key])
+    deps = build_deps(settings)
+    SocketModeHandler(create_app(settings, deps), settings.app_token).start()
+    return 0
+
+
+def _clock(settings: Settings) -> int:
+    from bot.scheduler import run_clock
+
+    _require_slack(settings, "the scheduler")
+    return run_clock(settings)
+
+
+def _pulse(settings: Settings, action: str, channels: list[str] | None) -> int:
+    from bot.scheduler import run_pulse_job
+
+    _require_slack(settings, "posting polls")
+    return run_pulse_job(settings, action, channels)
+
+
+def _feedback(settings: Settings, out: str) -> int:
+    from bot.services.feedback import export_corrections
+    from bot.storage.db import connect
+    from bot.storage.repository import Repository
+
+    count = export_corrections(Repository(connect(settings.database_url)), out)
+    print(f"exported {count} corrections to {out}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        settings = load_settings()
+        if command == "run":
+            command = {"console": "console", "socket": "socket", "http": "serve"}[settings.mode]
+            args.host = "0.0.0.0"
+        if command == "console":
+            return _console(settings)
+        if command == "serve":
+            return _serve(settings, args.host)
+        if command == "socket":
+            return _socket(settings)
+        if command == "clock":
+            return _clock(settings)
+        if command == "pulse":
+            return _pulse(settings, args.action, args.channel)
+        if command == "feedback":
+            return _feedback(settings, args.out)
+    except (ConfigError, ModelError, DatabaseError) as exc:
+        print(f"truce: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

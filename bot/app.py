@@ -1,0 +1,88 @@
+"""create_app(settings, deps) -> a Bolt App with every listener registered."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.deps import Deps
+from bot.listeners import register_listeners
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def make_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A Web API client that waits out HTTP 429 (Retry-After) and retries transient failures."""
+    return WebClient(
+        token=token or settings.bot_token,
+        base_url=settings.api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def delivery_key(body: dict) -> str | None:
+    """What makes a delivery unique: Slack's event_id, or the interaction's trigger/action ids."""
+    if body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    actions = body.get("actions") or []
+    if actions and isinstance(actions[0], dict) and actions[0].get("action_ts"):
+        container = body.get("container") or {}
+        return f"action:{container.get('message_ts', '')}:{actions[0]['action_ts']}"
+    return None
+
+
+def create_app(
+    settings: Settings,
+    deps: Deps,
+    *,
+    client: WebClient | None = None,
+    process_before_response: bool = False,
+    token_verification_enabled: bool = True,
+) -> App:
+    app = App(
+        client=client or make_client(settings),
+        signing_secret=settings.signing_secret or "unused-in-socket-and-console-mode",
+        process_before_response=process_before_response,
+        token_verification_enabled=token_verification_enabled,
+        ignoring_self_events_enabled=True,
+        # We log our own failures with context; Bolt must not echo request bodies.
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.middleware
+    def once_only(body: dict, next, logger: logging.Logger):
+        """Slack retries events it did not see acknowledged; bolt-python does not de-duplicate."""
+        key = delivery_key(body)
+        if key is not None:
+            try:
+                first = deps.repo.claim(key)
+            except Exception:
+                logger.exception("could not record a delivery; handling it anyway")
+                first = True
+            if not first:
+                logger.info("duplicate delivery ignored (%s)", key.split(":", 1)[0])
+                return BoltResponse(status=200, body="")
+        return next()
+
+    @app.error
+    def on_error(error: Exception, body: dict, logger: logging.Logger):
+        logger.exception("unhandled error in a listener (%s)", type(error).__name__, exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    register_listeners(app, deps)
+    return app

@@ -1,0 +1,47 @@
+"""What handlers need, built once per process and handed to `create_app` explicitly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.services.diagnose import Diagnoser
+from bot.settings import Settings
+from bot.storage.db import connect
+from bot.storage.repository import Repository
+from model.playbook import Playbook, load_playbook
+from model.predict import DEFAULT_ARTIFACT, Classifier
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    playbook: Playbook
+    classifier: Classifier
+    sessions: sessionmaker[Session]
+    repo: Repository
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @property
+    def diagnoser(self) -> Diagnoser:
+        return Diagnoser(self.classifier, self.playbook)
+
+
+def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps:
+    """Load the model and open the database. Raises ModelError / DatabaseError with one-line reasons."""
+    classifier = classifier or Classifier.load(settings.model_path or DEFAULT_ARTIFACT)
+    sessions = connect(settings.database_url)
+    return Deps(
+        settings=settings,
+        playbook=load_playbook(),
+        classifier=classifier,
+        sessions=sessions,
+        repo=Repository(sessions),
+    )

@@ -1,0 +1,223 @@
+"""A loopback stand-in for Slack's Web API that records every call.
+
+It powers the offline console (`python -m bot` with no credentials) and the tests, the way
+bolt-python's own tests use a mock Web API server. It listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlparse
+
+BOT_USER_ID = "UTRUCE0001"
+BOT_ID = "BTRUCE0001"
+TEAM_ID = "T0TRUCE01"
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", "response_url", "upload", ...
+    params: dict
+    at: float = field(default_factory=time.time)
+
+
+# A fault hook gets (method, params, attempt number for that method) and may return
+# (http status, headers, body dict) to answer instead of the normal reply.
+Fault = Callable[[str, dict, int], "tuple[int, dict, dict] | None"]
+
+
+class FakeSlack:
+    def __init__(self, on_call: Callable[[Call], None] | None = None, channels: list[dict] | None = None):
+        self.calls: list[Call] = []
+        self.on_call = on_call
+        self.fault: Fault | None = None
+        self.channels = channels if channels is not None else []
+        self.members: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._attempts: dict[str, int] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output and console clean
+                pass
+
+            def do_POST(self):
+                fake._handle(self)
+
+            def do_PUT(self):
+                fake._handle(self)
+
+            def do_GET(self):
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-slack")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "api/"
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.base_url}respond/{name}"
+
+    # ---- queries for tests ------------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            time.sleep(0.01)
+        return self.calls_to(method)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._attempts.clear()
+
+    # ---- the server side --------------------------------------------------------------------
+    def _params(self, handler: BaseHTTPRequestHandler, raw: bytes) -> dict:
+        ctype = handler.headers.get("Content-Type", "")
+        if "json" in ctype:
+            try:
+                return json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                return {}
+        if "x-www-form-urlencoded" in ctype:
+            params = dict(parse_qsl(raw.decode("utf-8", "replace")))
+            for key in ("blocks", "attachments", "view", "files"):
+                if key in params:
+                    with contextlib.suppress(json.JSONDecodeError):
+                        params[key] = json.loads(params[key])
+            return params
+        return {"_bytes": len(raw)}
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        path = urlparse(handler.path).path
+        if path.startswith("/api/"):
+            method = path[len("/api/") :]
+        elif path.startswith("/respond/"):
+            method = "response_url"
+        elif path.startswith("/upload/"):
+            method = "upload"
+        else:
+            method = path
+        params = self._params(handler, raw)
+        auth = handler.headers.get("Authorization", "")
+        if auth:
+            params["_token"] = auth.removeprefix("Bearer ")
+        with self._lock:
+            attempt = self._attempts.get(method, 0) + 1
+            self._attempts[method] = attempt
+        fault = self.fault(method, params, attempt) if self.fault else None
+        if fault:
+            status, headers, body = fault
+        else:
+            status, headers, body = 200, {}, self._answer(method, params)
+            call = Call(method, params)
+            with self._lock:
+                self.calls.append(call)
+            if self.on_call:
+                self.on_call(call)
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        for key, value in headers.items():
+            handler.send_header(key, str(value))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _answer(self, method: str, params: dict) -> dict:
+        ok = {"ok": True}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://truce-console.slack.com/",
+                "team": "Truce Console",
+                "user": "truce",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method == "chat.postMessage":
+            ts = self._next_ts()
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "ts": ts,
+                "message": {"type": "message", "text": params.get("text", ""), "bot_id": BOT_ID, "ts": ts},
+            }
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": self._next_ts()}
+        if method == "chat.update":
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "ts": params.get("ts"),
+                "text": params.get("text"),
+            }
+        if method == "views.publish":
+            return {"ok": True, "view": {"id": "V0CONSOLE", **(params.get("view") or {})}}
+        if method == "conversations.list":
+            return {"ok": True, "channels": self.channels, "response_metadata": {"next_cursor": ""}}
+        if method == "users.conversations":
+            return {"ok": True, "channels": self.channels, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.members":
+            members = self.members.get(str(params.get("channel")), [])
+            return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = next((c for c in self.channels if c.get("id") == params.get("channel")), None)
+            return {"ok": True, "channel": channel or {"id": params.get("channel"), "is_member": True}}
+        if method == "files.getUploadURLExternal":
+            return {"ok": True, "upload_url": f"{self.base_url}upload/F0001", "file_id": "F0CONSOLE1"}
+        if method == "files.completeUploadExternal":
+            files = params.get("files") or [{"id": "F0CONSOLE1"}]
+            return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title", "")} for f in files]}
+        if method in ("upload", "response_url"):
+            return ok
+        return ok

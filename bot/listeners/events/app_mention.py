@@ -1,0 +1,33 @@
+"""@Truce <message>: diagnose it and answer in the thread of the mention."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.views.diagnosis import diagnosis_message, error_message
+
+
+def handler(deps: Deps):
+    def handle_app_mention(event: dict, context, client: WebClient, logger: logging.Logger) -> None:
+        channel = event.get("channel")
+        if not channel:
+            logger.warning("app_mention without a channel; ignored")
+            return
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        try:
+            finding = deps.diagnoser.diagnose(event.get("text") or "", context.bot_user_id)
+            reply = diagnosis_message(finding, deps.playbook, surface="mention")
+        except Exception:
+            logger.exception("could not diagnose a mention in %s", channel)
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **error_message())
+            return
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False, **reply)
+        try:
+            deps.repo.record_diagnosis(finding.label, "mention", context.team_id or "", channel)
+        except Exception:
+            logger.exception("could not count a diagnosis")
+
+    return handle_app_mention

@@ -1,0 +1,1 @@
+"""Domain logic: diagnosis, playbook lookup, pulse lifecycle. No Slack client calls here."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.0 models and the repository; listeners never open sessions themselves."""

@@ -1,0 +1,106 @@
+"""Tables. What is deliberately absent matters as much: no message text except user-submitted
+corrections, and no Slack user id next to any pulse answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class HandledRequest(Base):
+    """One row per Slack event/interaction already taken: Slack's retries find it and stop."""
+
+    __tablename__ = "handled_requests"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class DiagnosisEvent(Base):
+    """A count, not a record of speech: which cause was named, where and when. No text, no user."""
+
+    __tablename__ = "diagnosis_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str] = mapped_column(String(32), default="")
+    label: Mapped[str] = mapped_column(String(40))
+    surface: Mapped[str] = mapped_column(String(16))  # mention | shortcut | remedy | console
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class Correction(Base):
+    """Text a person chose to submit with the right label: the one place message text is kept."""
+
+    __tablename__ = "corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    predicted: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(40))
+    surface: Mapped[str] = mapped_column(String(16), default="")
+    model_version: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Feedback(Base):
+    """'Helpful' clicks: counts per label, nothing else."""
+
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PulseChannel(Base):
+    """A channel Truce was invited to, with its schedule."""
+
+    __tablename__ = "pulse_channels"
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
+    time: Mapped[str] = mapped_column(String(5), default="10:00")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    member: Mapped[bool] = mapped_column(Boolean, default=True)  # False once Truce is removed
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class PulsePoll(Base):
+    __tablename__ = "pulse_polls"
+    __table_args__ = (UniqueConstraint("channel_id", "period_key", name="uq_poll_channel_period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), index=True)
+    period_key: Mapped[str] = mapped_column(String(16))  # ISO week of the scheduled run, e.g. 2026-W48
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | open | closed | failed
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Aggregates written at close, so trends never need the per-person rows.
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    avg_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PulseResponse(Base):
+    """One anonymous answer. `voter_hash` is a keyed hash of (poll, user) used only to let a person
+    change their answer while the poll is open; it is erased when the poll closes."""
+
+    __tablename__ = "pulse_responses"
+    __table_args__ = (UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("pulse_polls.id", ondelete="CASCADE"), index=True)
+    voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    side: Mapped[str | None] = mapped_column(String(12), nullable=True)  # sales | marketing | other
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1..5
+    cause: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a cause id or "nothing"

@@ -1,0 +1,134 @@
+"""The production HTTP face of Truce: a WSGI app served by gunicorn (`python -m bot serve`).
+
+POST /slack/events  events, slash commands and interactivity (one Request URL for all)
+GET  /healthz       200 once the app, the model and the database are ready
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+
+from slack_bolt import App
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.storage.repository import Repository
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def _reply(
+    start_response, status: int, body: str | bytes, headers: dict[str, str] | None = None
+) -> list[bytes]:
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        411: "Length Required",
+        413: "Payload Too Large",
+        415: "Unsupported Media Type",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    all_headers = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
+    all_headers["Content-Length"] = str(len(data))
+    start_response(f"{status} {reasons.get(status, 'Status')}", list(all_headers.items()))
+    return [data]
+
+
+def _headers(environ: dict) -> dict[str, str]:
+    headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+class SlackWSGI:
+    """Bolt behind a strict front door: size limits, replay protection, 4xx for anything malformed."""
+
+    def __init__(self, app: App, repo: Repository, signing_secret: str, max_body_bytes: int = 1_000_000):
+        self.app = app
+        self.repo = repo
+        self.verifier = SignatureVerifier(signing_secret)
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            return _reply(start_response, 200, "ok")
+        if path != EVENTS_PATH:
+            return _reply(start_response, 404, "not found")
+        if method != "POST":
+            return _reply(start_response, 405, "use POST", {"Allow": "POST"})
+        try:
+            return self._events(environ, start_response)
+        except Exception:
+            logger.exception("could not handle a request to %s", EVENTS_PATH)
+            return _reply(start_response, 500, "internal error")
+
+    def _events(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _reply(start_response, 400, "bad Content-Length")
+        if length <= 0:
+            return _reply(start_response, 400, "empty body")
+        if length > self.max_body_bytes:
+            return _reply(start_response, 413, "body too large")
+        raw = environ["wsgi.input"].read(length)
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _reply(start_response, 400, "body is not UTF-8")
+        headers = _headers(environ)
+        signature = headers.get("x-slack-signature", "")
+        if not self.verifier.is_valid(body, headers.get("x-slack-request-timestamp", ""), signature):
+            return _reply(start_response, 401, "invalid signature")
+        # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
+        if not self._first_use(signature):
+            logger.warning("replayed request rejected")
+            return _reply(start_response, 401, "replayed request")
+        if not _parses(body, headers.get("content-type", "")):
+            return _reply(start_response, 400, "malformed body")
+        response = self.app.dispatch(
+            BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
+        )
+        out_headers = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
+        out_headers.pop("content-length", None)
+        out_headers.setdefault("content-type", "text/plain; charset=utf-8")
+        status = response.status
+        if status >= 500:  # Bolt's own failures must not make Slack retry into the same failure
+            logger.error("listener dispatch answered %s", status)
+            return _reply(start_response, 200, "")
+        return _reply(start_response, status, response.body or "", out_headers)
+
+    def _first_use(self, signature: str) -> bool:
+        try:
+            return self.repo.claim(f"sig:{signature[-64:]}")
+        except Exception:
+            logger.exception("could not check for a replay; accepting the signed request")
+            return True
+
+
+def _parses(body: str, content_type: str) -> bool:
+    """Bolt would raise on these deep inside; answer 400 instead."""
+    from urllib.parse import parse_qs
+
+    try:
+        if body.startswith("{") or "json" in content_type:
+            return isinstance(json.loads(body), dict)
+        form = parse_qs(body, strict_parsing=True)
+        if "payload" in form:
+            return isinstance(json.loads(form["payload"][0]), dict)
+        return "command" in form or "ssl_check" in form
+    except (ValueError, json.JSONDecodeError):
+        return False

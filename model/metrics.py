@@ -1,0 +1,60 @@
+"""The figures Truce reports for any labelled set: per-label P/R/F1, macro-F1, friction precision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from model.labels import LABELS, NONE
+
+
+def evaluate(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] = LABELS) -> dict:
+    labels = list(labels)
+    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    friction_true = [y != NONE for y in y_true]
+    friction_pred = [y != NONE for y in y_pred]
+    tp = sum(t and q for t, q in zip(friction_true, friction_pred, strict=True))
+    flagged = sum(friction_pred)
+    actual = sum(friction_true)
+    return {
+        "n": len(y_true),
+        "accuracy": round(sum(a == b for a, b in zip(y_true, y_pred, strict=True)) / max(len(y_true), 1), 4),
+        "macro_f1": round(
+            float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4
+        ),
+        "friction_precision": round(tp / flagged, 4) if flagged else 0.0,
+        "friction_recall": round(tp / actual, 4) if actual else 0.0,
+        "per_label": {
+            label: {
+                "precision": round(float(p[i]), 4),
+                "recall": round(float(r[i]), 4),
+                "f1": round(float(f[i]), 4),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "labels": labels,
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def format_report(metrics: dict) -> str:
+    labels = metrics["labels"]
+    lines = [f"{'label':<24}{'precision':>10}{'recall':>8}{'f1':>7}{'n':>6}"]
+    for label in labels:
+        row = metrics["per_label"][label]
+        lines.append(
+            f"{label:<24}{row['precision']:>10.2f}{row['recall']:>8.2f}{row['f1']:>7.2f}{row['support']:>6}"
+        )
+    lines.append(
+        f"macro-F1 {metrics['macro_f1']:.3f} · accuracy {metrics['accuracy']:.3f} · "
+        f"friction precision {metrics['friction_precision']:.3f} · friction recall {metrics['friction_recall']:.3f}"
+        f" · n={metrics['n']}"
+    )
+    short = [label[:5] for label in labels]
+    lines.append("confusion matrix (rows = true, columns = predicted):")
+    lines.append(" " * 24 + "".join(f"{s:>6}" for s in short))
+    for label, row in zip(labels, metrics["confusion_matrix"], strict=True):
+        lines.append(f"{label:<24}" + "".join(f"{v:>6}" for v in row))
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Fit the classifier, choose its abstain threshold, evaluate it and write artifact + sidecar."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from model.dataset import (
+    TEST_FILE,
+    Example,
+    file_sha256,
+    fingerprint,
+    load_examples,
+    read_jsonl,
+    training_files,
+)
+from model.labels import LABELS, NONE
+from model.metrics import evaluate
+from model.pipeline import build_pipeline, decide, slim
+from model.predict import DEFAULT_ARTIFACT, sidecar_path
+
+MODEL_VERSION = "1.0"
+SEED = 0
+# Precision on "this message shows friction" that the abstain threshold must reach in cross-validation.
+FRICTION_PRECISION_FLOOR = 0.92
+THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.10, 0.71, 0.025))
+
+
+def choose_threshold(proba: np.ndarray, classes: np.ndarray, y: Sequence[str]) -> tuple[float, dict]:
+    """Best macro-F1 among thresholds whose friction precision reaches the floor (training CV only)."""
+    best: tuple[float, float, dict] | None = None
+    fallback: tuple[float, float, dict] | None = None
+    for threshold in THRESHOLD_GRID:
+        predicted = decide(proba, classes, threshold)
+        m = evaluate(list(y), list(predicted))
+        key = (m["macro_f1"], threshold, m)
+        if m["friction_precision"] >= FRICTION_PRECISION_FLOOR and (best is None or key[0] > best[0]):
+            best = key
+        if fallback is None or m["friction_precision"] > fallback[2]["friction_precision"]:
+            fallback = key
+    chosen = best or fallback
+    return chosen[1], chosen[2]
+
+
+def train(
+    train_paths: Sequence[Path] | None = None,
+    out: Path = DEFAULT_ARTIFACT,
+    test_path: Path | None = TEST_FILE,
+    extra: Sequence[Example] = (),
+    progress: Callable[[str], None] = print,
+) -> dict:
+    started = time.perf_counter()
+    steps = 5
+
+    def step(n: int, what: str) -> None:
+        progress(f"[{n}/{steps}] {what} ({time.perf_counter() - started:.1f}s)")
+
+    step(1, "loading training data")
+    paths = list(train_paths) if train_paths is not None else training_files()
+    examples = load_examples(paths) + list(extra)
+    texts = [e.text for e in examples]
+    y = np.asarray([e.label for e in examples])
+    missing = sorted(set(LABELS) - set(y))
+    if missing:
+        raise ValueError(f"training data has no examples of: {', '.join(missing)}")
+
+    step(2, f"cross-validating on {len(examples)} examples to choose the abstain threshold")
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    proba = cross_val_predict(build_pipeline(), texts, y, cv=folds, method="predict_proba", n_jobs=2)
+    classes = np.asarray(sorted(set(y)))
+    threshold, cv_metrics = choose_threshold(proba, classes, y)
+
+    step(3, f"fitting the final model (threshold {threshold:.3f})")
+    pipeline = slim(build_pipeline(threshold=threshold).fit(texts, y))
+
+    test_metrics = None
+    if test_path is not None and Path(test_path).is_file():
+        step(4, f"evaluating on the held-out set {Path(test_path).name}")
+        test = read_jsonl(Path(test_path))
+        test_metrics = evaluate([e.label for e in test], list(pipeline.predict([e.text for e in test])))
+    else:
+        step(4, "no held-out set found; skipping evaluation")
+
+    step(5, f"writing {out}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, out, compress=3)
+    meta = {
+        "model_version": f"{MODEL_VERSION}+{fingerprint(examples)[:8]}",
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python_version": platform.python_version(),
+        "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "labels": list(LABELS),
+        "none_label": NONE,
+        "threshold": threshold,
+        "artifact_sha256": file_sha256(out),
+        "artifact_bytes": out.stat().st_size,
+        "training_data_sha256": fingerprint(examples),
+        "training_files": [p.name for p in paths],
+        "n_train": len(examples),
+        "n_feedback": len(extra),
+        "cv_metrics": cv_metrics,
+        "test_set": Path(test_path).name if test_metrics else None,
+        "test_metrics": test_metrics,
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return meta
+
+
+def is_current(out: Path = DEFAULT_ARTIFACT, train_paths: Sequence[Path] | None = None) -> bool:
+    """True when an artifact exists for exactly the current training data and scikit-learn."""
+    sidecar = sidecar_path(Path(out))
+    if not Path(out).is_file() or not sidecar.is_file():
+        return False
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    paths = list(train_paths) if train_paths is not None else training_files()
+    return (
+        meta.get("training_data_sha256") == fingerprint(load_examples(paths))
+        and meta.get("sklearn_version") == sklearn.__version__
+        and meta.get("artifact_sha256") == file_sha256(Path(out))
+    )
