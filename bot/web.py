@@ -94,7 +94,7 @@ class SlackWSGI:
         if not self.verifier.is_valid(body, headers.get("x-slack-request-timestamp", ""), signature):
             return _reply(start_response, 401, "invalid signature")
         # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
-        if not self._first_use(signature):
+        if not self._first_use(signature + ":" + headers.get("x-slack-retry-num", "0")):
             logger.warning("replayed request rejected")
             return _reply(start_response, 401, "replayed request")
         if not _parses(body, headers.get("content-type", "")):
@@ -113,7 +113,7 @@ class SlackWSGI:
 
     def _first_use(self, signature: str) -> bool:
         try:
-            return self.repo.claim(f"sig:{signature[-64:]}")
+            return self.repo.claim(f"sig:{signature[-72:]}")
         except Exception:
             logger.exception("could not check for a replay; accepting the signed request")
             return True
