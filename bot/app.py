@@ -24,9 +24,9 @@ def make_client(settings: Settings, token: str | None = None) -> WebClient:
     return WebClient(
         token=token or settings.bot_token,
         base_url=settings.api_url,
-        timeout=10,
+        timeout=settings.api_timeout,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            ConnectionErrorRetryHandler(max_retry_count=2),  # connect errors only: see bot/slack_calls.py
             RateLimitErrorRetryHandler(max_retry_count=5),
             ServerErrorRetryHandler(max_retry_count=2),
         ],

@@ -91,7 +91,8 @@ class SlackWSGI:
             return _reply(start_response, 400, "body is not UTF-8")
         headers = _headers(environ)
         signature = headers.get("x-slack-signature", "")
-        if not self.verifier.is_valid(body, headers.get("x-slack-request-timestamp", ""), signature):
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        if not (signature and timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)):
             return _reply(start_response, 401, "invalid signature")
         # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
         if not self._first_use(signature + ":" + headers.get("x-slack-retry-num", "0")):
@@ -106,6 +107,9 @@ class SlackWSGI:
         out_headers.pop("content-length", None)
         out_headers.setdefault("content-type", "text/plain; charset=utf-8")
         status = response.status
+        if status == 404 and body.startswith("{"):
+            # An event type Truce does not listen to: acknowledge it, or Slack keeps re-sending it.
+            return _reply(start_response, 200, "")
         if status >= 500:  # Bolt's own failures must not make Slack retry into the same failure
             logger.error("listener dispatch answered %s", status)
             return _reply(start_response, 200, "")

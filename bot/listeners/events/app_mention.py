@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.deps import Deps
+from bot.slack_calls import call
 from bot.views.diagnosis import diagnosis_message, error_message
 
 
@@ -22,9 +23,28 @@ def handler(deps: Deps):
             reply = diagnosis_message(finding, deps.playbook, surface="mention")
         except Exception:
             logger.exception("could not diagnose a mention in %s", channel)
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **error_message())
+            call(
+                logger,
+                client.chat_postMessage,
+                "chat.postMessage",
+                channel,
+                channel=channel,
+                thread_ts=thread_ts,
+                **error_message(),
+            )
             return
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, unfurl_links=False, **reply)
+        posted = call(
+            logger,
+            client.chat_postMessage,
+            "chat.postMessage",
+            channel,
+            channel=channel,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            **reply,
+        )
+        if posted is None:
+            return
         try:
             deps.repo.record_diagnosis(finding.label, "mention", context.team_id or "", channel)
         except Exception:
