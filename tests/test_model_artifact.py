@@ -159,3 +159,17 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     bad.write_text('{"text": "x", "label": "angry"}\n')
     result = run_model_cli("train", "--with-feedback", str(bad), "--out", str(tmp_path / "m.joblib"))
     assert result.returncode == 2 and "unknown label" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_single_message_path_gives_the_pipelines_exact_probabilities(classifier):
+    import numpy as np
+
+    from model.dataset import TEST_FILE, read_jsonl
+
+    texts = [e.text for e in read_jsonl(TEST_FILE)] + ["", "   ", ":fire:", "x" * 40000, "日本語のテキスト"]
+    assert classifier._fast is not None
+    fast = classifier.predict_proba(texts[:1])
+    full = classifier._pipeline.predict_proba(texts)
+    one_by_one = np.vstack([classifier.predict_proba([t]) for t in texts])
+    assert np.allclose(one_by_one, full, atol=1e-9)
+    assert np.allclose(fast[0], full[0], atol=1e-9)
