@@ -1,0 +1,75 @@
+"""Exactly once, the hard cases: a retry that arrives while the first attempt is still working, and a
+retry that lands on another process sharing the database (SQLite here; PostgreSQL when available)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from tests.conftest import start_web_server
+from tests.slack import mention_event, post_signed_json
+
+RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+
+def slow_posts(seconds: float):
+    def fault(method, params, attempt):
+        if method == "chat.postMessage":
+            time.sleep(seconds)
+        return None
+
+    return fault
+
+
+def test_retry_while_the_first_attempt_is_still_posting(web, slack_api):
+    slack_api.fault = slow_posts(1.5)
+    payload = mention_event("marketing keeps taking credit for deals we sourced")
+    assert post_signed_json(web.events_url, payload).status == 200
+    time.sleep(0.2)
+    assert post_signed_json(web.events_url, payload, headers=RETRY).status == 200
+    assert (
+        post_signed_json(web.events_url, payload, headers={**RETRY, "X-Slack-Retry-Num": "2"}).status == 200
+    )
+    slack_api.wait_for("chat.postMessage", timeout=10)
+    time.sleep(2)
+    assert len(slack_api.calls_to("chat.postMessage")) == 1
+
+
+def database_urls():
+    urls = [pytest.param("sqlite", id="sqlite")]
+    urls.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+    return urls
+
+
+@pytest.mark.parametrize("backend", database_urls())
+def test_retry_on_another_process_sharing_the_database(module_fake_slack, tmp_path, artifact, backend):
+    if backend == "postgres":
+        url = os.environ.get("TRUCE_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("TRUCE_TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
+        from tests.pg import fresh_database
+
+        db_url = fresh_database(url)
+    else:
+        db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = start_web_server(module_fake_slack, tmp_path / "a", artifact, db_url=db_url)
+    second = start_web_server(module_fake_slack, tmp_path / "b", artifact, db_url=db_url)
+    try:
+        module_fake_slack.reset()
+        module_fake_slack.fault = slow_posts(0.5)
+        payloads = [mention_event(f"the leads are junk, batch {i}") for i in range(5)]
+        for payload in payloads:
+            assert post_signed_json(first.events_url, payload).status == 200
+            assert post_signed_json(second.events_url, payload, headers=RETRY).status == 200
+        module_fake_slack.wait_for("chat.postMessage", 5, timeout=15)
+        time.sleep(1.5)
+        threads = [c.params["thread_ts"] for c in module_fake_slack.calls_to("chat.postMessage")]
+        assert sorted(threads) == sorted(p["event"]["ts"] for p in payloads)
+    finally:
+        module_fake_slack.fault = None
+        first.stop()
+        second.stop()
