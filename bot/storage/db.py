@@ -39,9 +39,11 @@ def connect(url: str) -> sessionmaker[Session]:
     """Open the database, create missing tables, and return a session factory."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        Base.metadata.create_all(engine)
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # web workers and the clock may start together: one creates the schema, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(7412001)"))
+            Base.metadata.create_all(conn)
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
