@@ -3,6 +3,7 @@
 
     .venv/bin/python -m bench.soak [--mentions 1000] [--concurrency 20]
 
+`--concurrency 1 --every 0 --mentions 50` measures one mention at a time: request to reply posted.
 Prints the figures; tests/test_soak.py runs it and asserts on correctness (not on speed).
 """
 
@@ -73,7 +74,7 @@ def run_soak(
     posts_seen = {"attempts": 0, "429": 0}
 
     def every_nth_429(method, params, attempt):
-        if method != "chat.postMessage":
+        if method != "chat.postMessage" or not every:
             return None
         with lock:
             posts_seen["attempts"] += 1
@@ -93,7 +94,10 @@ def run_soak(
             latencies: list[float] = []
             rss = {"start": workers_rss_mb(server.process.pid)}
 
+            sent_at: dict[str, float] = {}
+
             def deliver(i: int) -> None:
+                sent_at[payloads[i]["event"]["ts"]] = time.time()
                 first = post_signed_json(server.events_url, payloads[i])
                 retry = post_signed_json(
                     server.events_url,
@@ -122,6 +126,11 @@ def run_soak(
             )
             expected = {(p["event"]["channel"], p["event"]["ts"]) for p in payloads}
             ordered = sorted(latencies)
+            reply_s = sorted(
+                c.at - sent_at[c.params["thread_ts"]]
+                for c in fake.calls_to("chat.postMessage")
+                if c.params.get("thread_ts") in sent_at
+            )
             return {
                 "mentions": mentions,
                 "requests": sum(statuses.values()),
@@ -129,6 +138,8 @@ def run_soak(
                 "ack_ms_p50": round(statistics.median(ordered) * 1000, 1),
                 "ack_ms_p99": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
                 "ack_ms_max": round(ordered[-1] * 1000, 1),
+                "reply_ms_p50": round(reply_s[len(reply_s) // 2] * 1000, 1) if reply_s else None,
+                "reply_ms_p90": round(reply_s[int(0.9 * (len(reply_s) - 1))] * 1000, 1) if reply_s else None,
                 "answered_once": sum(1 for key in expected if posted.get(key) == 1),
                 "answered_twice_or_more": sum(1 for key in expected if posted.get(key, 0) > 1),
                 "missing": sum(1 for key in expected if key not in posted),
@@ -148,9 +159,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mentions", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--every", type=int, default=10, help="answer 429 to every Nth post (0: never)")
     parser.add_argument("--model", type=Path, default=DEFAULT_ARTIFACT)
     args = parser.parse_args(argv)
-    result = run_soak(args.mentions, args.concurrency, artifact=args.model)
+    result = run_soak(args.mentions, args.concurrency, args.every, artifact=args.model)
     print(json.dumps(result, indent=2))
     return result
 
