@@ -65,6 +65,10 @@ class Console:
         if not title:
             return
         params = call.params
+        if call.method == "response_url":
+            title = (
+                "Truce posted" if params.get("response_type") == "in_channel" else SHOWN["chat.postEphemeral"]
+            )
         where = " in the thread" if params.get("thread_ts") else ""
         if call.method == "views.publish":
             view = params.get("view") or {}

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.diagnose import Diagnoser
+from bot.services.pulse import PulseService
 from bot.settings import Settings
 from bot.storage.db import connect
+from bot.storage.pulse_repository import PulseRepository
 from bot.storage.repository import Repository
 from model.playbook import Playbook, load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
@@ -32,6 +35,14 @@ class Deps:
     @property
     def diagnoser(self) -> Diagnoser:
         return Diagnoser(self.classifier, self.playbook)
+
+    @property
+    def pulse_repo(self) -> PulseRepository:
+        return PulseRepository(self.sessions)
+
+    def pulse(self, client: WebClient) -> PulseService:
+        """The pulse lifecycle, posting through `client` (the listener's own)."""
+        return PulseService(self.settings, self.pulse_repo, client, self.playbook, clock=self.clock)
 
 
 def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps:

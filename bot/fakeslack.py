@@ -210,6 +210,9 @@ class FakeSlack:
         if method == "conversations.members":
             members = self.members.get(str(params.get("channel")), [])
             return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.open":
+            users = str(params.get("users") or params.get("user") or "")
+            return {"ok": True, "channel": {"id": "D" + (users.split(",")[0][1:] or "0DM")}}
         if method == "conversations.info":
             channel = next((c for c in self.channels if c.get("id") == params.get("channel")), None)
             return {"ok": True, "channel": channel or {"id": params.get("channel"), "is_member": True}}

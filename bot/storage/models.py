@@ -71,6 +71,9 @@ class PulseChannel(Base):
     time: Mapped[str] = mapped_column(String(5), default="10:00")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     member: Mapped[bool] = mapped_column(Boolean, default=True)  # False once Truce is removed
+    # Runs scheduled before this instant are never due: opting in or changing the schedule
+    # does not fire a poll for a time that has already passed.
+    active_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
@@ -87,6 +90,10 @@ class PulsePoll(Base):
     reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Whoever holds an unexpired lease is posting this poll (or its summary); a failed attempt
+    # sets it to the retry time, so the row stays claimable and is never lost.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Aggregates written at close, so trends never need the per-person rows.
     responses: Mapped[int] = mapped_column(Integer, default=0)
     avg_score: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.storage.models import Correction, DiagnosisEvent, Feedback, HandledRequest
+from bot.storage.models import (
+    Correction,
+    DiagnosisEvent,
+    Feedback,
+    HandledRequest,
+    PulseChannel,
+    PulsePoll,
+)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One closed pulse of one channel, as aggregates only."""
+
+    period_key: str
+    closed_at: datetime
+    responses: int
+    avg_score: float
 
 
 class Repository:
@@ -61,9 +79,57 @@ class Repository:
                 text=text, predicted=predicted, label=label, surface=surface, model_version=model_version
             )
             session.add(row)
+            session.add(Feedback(label=predicted, helpful=False))
             session.flush()
             return row.id
 
     def corrections(self) -> list[Correction]:
         with self._sessions() as session:
             return list(session.scalars(select(Correction).order_by(Correction.id)))
+
+    # ---- pulse aggregates for App Home ---------------------------------------------------------
+    def pulse_trends(
+        self,
+        channel_ids: Iterable[str] | None = None,
+        weeks: int = 8,
+        min_responses: int = 3,
+        now: datetime | None = None,
+    ) -> dict[str, list[TrendPoint]]:
+        """Closed polls of the last `weeks` weeks with at least `min_responses` answers, oldest first."""
+        since = (now or datetime.now(UTC)) - timedelta(weeks=weeks)
+        wanted = set(channel_ids) if channel_ids is not None else None
+        query = (
+            select(
+                PulsePoll.channel_id,
+                PulsePoll.period_key,
+                PulsePoll.closed_at,
+                PulsePoll.responses,
+                PulsePoll.avg_score,
+            )
+            .where(
+                PulsePoll.status == "closed",
+                PulsePoll.responses >= min_responses,
+                PulsePoll.avg_score.is_not(None),
+                PulsePoll.closed_at.is_not(None),
+                PulsePoll.closed_at >= since,
+            )
+            .order_by(PulsePoll.channel_id, PulsePoll.closed_at)
+        )
+        trends: dict[str, list[TrendPoint]] = {}
+        with self._sessions() as session:
+            for channel_id, period_key, closed_at, responses, avg_score in session.execute(query):
+                if wanted is not None and channel_id not in wanted:
+                    continue
+                if closed_at.tzinfo is None:  # SQLite hands datetimes back naive
+                    closed_at = closed_at.replace(tzinfo=UTC)
+                trends.setdefault(channel_id, []).append(
+                    TrendPoint(period_key, closed_at, responses, float(avg_score))
+                )
+        return {channel: points[-weeks:] for channel, points in trends.items()}
+
+    def pulse_channels(self, channel_ids: Iterable[str] | None = None) -> list[PulseChannel]:
+        """Pulse settings, for the given channels only when asked."""
+        wanted = set(channel_ids) if channel_ids is not None else None
+        with self._sessions() as session:
+            rows = list(session.scalars(select(PulseChannel).order_by(PulseChannel.channel_id)))
+        return [row for row in rows if wanted is None or row.channel_id in wanted]

@@ -1,7 +1,14 @@
 from slack_bolt import App
 
+from bot import ids
 from bot.deps import Deps
+from bot.listeners.actions import feedback, playbook, pulse
 
 
 def register(app: App, deps: Deps) -> None:
-    pass
+    app.action(ids.FEEDBACK_HELPFUL)(feedback.helpful(deps))
+    app.action(ids.FEEDBACK_NOT_QUITE)(feedback.not_quite(deps))
+    app.view(ids.CORRECTION_VIEW)(feedback.correction_submitted(deps))
+    app.action(ids.CAUSE_OPEN)(playbook.open_cause(deps))
+    app.action(ids.REMEDY_SHARE)(playbook.share(deps))
+    app.action(ids.PULSE_ACTION)(pulse.vote(deps))

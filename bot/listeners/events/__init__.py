@@ -1,8 +1,12 @@
 from slack_bolt import App
 
 from bot.deps import Deps
-from bot.listeners.events import app_mention
+from bot.listeners.events import app_home, app_mention, membership
 
 
 def register(app: App, deps: Deps) -> None:
     app.event("app_mention")(app_mention.handler(deps))
+    app.event("app_home_opened")(app_home.handler(deps))
+    app.event("member_joined_channel")(membership.joined(deps))
+    app.event("channel_left")(membership.left(deps))
+    app.event("group_left")(membership.left(deps))

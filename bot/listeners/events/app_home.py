@@ -1,0 +1,77 @@
+"""app_home_opened: publish the viewer's App Home (playbook, pulse trends, counts, their settings)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.views.home import HomeData, home_error_view, home_view
+from bot.views.validate import view_problems
+
+CHANNEL_TYPES = "public_channel,private_channel"
+MAX_CHANNEL_PAGES = 10  # 2,000 channels is plenty for "the channels you are in"
+DAYS = 30
+WEEKS = 8
+
+
+def viewer_channels(client: WebClient, user: str) -> frozenset[str]:
+    """The conversations the viewer is in that Truce can see. Raises SlackApiError."""
+    found: set[str] = set()
+    cursor = None
+    for _ in range(MAX_CHANNEL_PAGES):
+        page = client.users_conversations(
+            user=user, types=CHANNEL_TYPES, limit=200, exclude_archived=True, cursor=cursor
+        )
+        found.update(c["id"] for c in page.get("channels") or [] if c.get("id"))
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return frozenset(found)
+
+
+def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger) -> HomeData:
+    settings = deps.settings
+    try:
+        mine: frozenset[str] | None = viewer_channels(client, user)
+    except Exception:
+        logger.exception("could not list the viewer's channels for App Home")
+        mine = None
+    pulse_channels = deps.repo.pulse_channels(mine) if mine is not None else None
+    return HomeData(
+        trends=deps.repo.pulse_trends(
+            weeks=WEEKS, min_responses=settings.pulse_min_responses, now=deps.clock()
+        ),
+        diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS)),
+        my_pulse_channels=pulse_channels,
+        my_channel_ids=mine or frozenset(),
+        min_responses=settings.pulse_min_responses,
+        weeks=WEEKS,
+        days=DAYS,
+    )
+
+
+def handler(deps: Deps):
+    def handle_app_home_opened(event: dict, client: WebClient, logger: logging.Logger) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event.get("user")
+        if not user:
+            return
+        try:
+            view = home_view(deps.playbook, collect(deps, client, user, logger))
+            problems = view_problems(view)
+            if problems:  # never let one odd row blank the whole tab
+                logger.error("App Home view is invalid (%s); publishing a fallback", "; ".join(problems[:3]))
+                view = home_error_view()
+        except Exception:
+            logger.exception("could not build App Home")
+            view = home_error_view()
+        try:
+            client.views_publish(user_id=user, view=view)
+        except Exception:
+            logger.exception("could not publish App Home")
+
+    return handle_app_home_opened

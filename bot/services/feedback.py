@@ -1,0 +1,65 @@
+"""Users' corrections as training data: `python -m bot feedback export --out FILE`.
+
+Each line is one labelled example that `python -m model train --with-feedback FILE` reads
+(model.dataset.read_jsonl): {"text", "label", "source", "predicted", "model_version", "created_at"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from datetime import UTC
+from pathlib import Path
+from typing import TextIO
+
+from bot.storage.repository import Repository
+from model.labels import LABELS
+
+
+def correction_records(repo: Repository) -> list[dict]:
+    records = []
+    for row in repo.corrections():
+        if row.label not in LABELS or not row.text.strip():
+            continue  # a label the model no longer knows cannot be trained on
+        created = row.created_at
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        records.append(
+            {
+                "text": row.text,
+                "label": row.label,
+                "source": f"feedback:{row.surface or 'unknown'}",
+                "predicted": row.predicted,
+                "model_version": row.model_version,
+                "created_at": created.isoformat(timespec="seconds") if created else None,
+            }
+        )
+    return records
+
+
+def _write(records: list[dict], fh: TextIO) -> None:
+    for record in records:
+        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def export_corrections(repo: Repository, out: str | Path) -> int:
+    """Write every correction as JSON lines to `out` ("-" for stdout). Returns how many."""
+    records = correction_records(repo)
+    if str(out) == "-":
+        _write(records, sys.stdout)
+        sys.stdout.flush()
+        return len(records)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a reader never sees half a file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            _write(records, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(records)
