@@ -1,1 +1,1 @@
-"""Domain logic: diagnosis, playbook lookup, pulse lifecycle. No Slack client calls here."""
+"""Domain logic: diagnosis, playbook lookup, pulse lifecycle. Slack is reached only through an injected client."""

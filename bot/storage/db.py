@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.storage.models import Base
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class DatabaseError(RuntimeError):
@@ -35,15 +35,32 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def alembic_config(connection=None):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def migrate(connection) -> None:
+    """Bring the schema to the newest migration (Alembic), inside the caller's transaction."""
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), "head")
+
+
 def connect(url: str) -> sessionmaker[Session]:
-    """Open the database, create missing tables, and return a session factory."""
+    """Open the database, apply pending migrations, and return a session factory."""
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
                 # web workers and the clock may start together: one creates the schema, the others wait
                 conn.execute(text("SELECT pg_advisory_xact_lock(7412001)"))
-            Base.metadata.create_all(conn)
+            migrate(conn)
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from bot import ids
 from bot.services.diagnose import Finding, Verdict, confidence_words
@@ -125,8 +126,12 @@ def help_message(playbook: Playbook) -> dict:
     )
 
 
+_EMPHASIS = re.compile(r"(?<![\w:])([*_])([^*_\n]+)\1(?![\w:])")
+
+
 def to_fallback(mrkdwn_text: str) -> str:
-    return mrkdwn_text.replace("*", "").replace("_", "")
+    """Notification text: the same words without *bold* and _italic_ markers (emoji codes kept)."""
+    return _EMPHASIS.sub(r"\2", mrkdwn_text)
 
 
 def diagnosis_message(finding: Finding, playbook: Playbook, surface: str) -> dict:

@@ -106,7 +106,7 @@ def trend_blocks(data: HomeData) -> list[dict]:
     blocks = [
         header("Pulse trends"),
         context(
-            f"Average answer (1 = at war, 5 = great) of each weekly pulse over the last {data.weeks} weeks. "
+            f"Average answer (1 = badly, 5 = very well) of each weekly pulse over the last {data.weeks} weeks. "
             f"A week shows only when at least {data.min_responses} people answered, so nobody can be singled out."
         ),
     ]

@@ -12,7 +12,9 @@ target_metadata = Base.metadata
 def run_migrations() -> None:
     connection = config.attributes.get("connection")
     if connection is None:  # `alembic -x url=... upgrade head` from a shell
-        url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+        url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
+            "sqlalchemy.url"
+        )
         with create_engine(url).begin() as conn:
             _run(conn)
         return
@@ -21,8 +23,9 @@ def run_migrations() -> None:
 
 def _run(connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table instead.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 
