@@ -8,16 +8,15 @@ lost; a second scheduler (or a second `pulse send`) finds the row and stays quie
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
+from bot.storage.repository import SessionRepository
 
 FIELDS = ("side", "score", "cause")
 
@@ -65,15 +64,7 @@ def _poll(row: PulsePoll | None) -> PulsePoll | None:
     return row
 
 
-class PulseRepository:
-    def __init__(self, sessions: sessionmaker[Session]):
-        self._sessions = sessions
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
-
+class PulseRepository(SessionRepository):
     # ---- channels -------------------------------------------------------------------------
     def channel(self, channel_id: str) -> PulseChannel | None:
         with self._sessions() as session:

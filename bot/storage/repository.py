@@ -31,7 +31,9 @@ class TrendPoint:
     avg_score: float
 
 
-class Repository:
+class SessionRepository:
+    """Holds the session factory; every method is one short transaction."""
+
     def __init__(self, sessions: sessionmaker[Session]):
         self._sessions = sessions
 
@@ -41,6 +43,8 @@ class Repository:
         with self._sessions.begin() as session:
             yield session
 
+
+class Repository(SessionRepository):
     # ---- exactly-once delivery ------------------------------------------------------------
     def claim(self, key: str) -> bool:
         """Record that `key` is being handled. False if another attempt already claimed it."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 SECTION_TEXT_MAX = 3000
 HEADER_TEXT_MAX = 150
 BUTTON_TEXT_MAX = 75
@@ -74,3 +76,14 @@ def option(text: str, value: str) -> dict:
 
 def message(text: str, blocks: list[dict]) -> dict:
     return {"text": clip(text, FALLBACK_TEXT_MAX), "blocks": blocks[:MESSAGE_BLOCKS_MAX]}
+
+
+def fit_json(payload: dict, shrink: str, limit: int) -> str:
+    """JSON of `payload` within `limit` characters, cutting the text field `shrink` as needed."""
+    payload = dict(payload)
+    encoded = json.dumps(payload, ensure_ascii=False)
+    while len(encoded) > limit and payload[shrink]:
+        over = len(encoded) - limit
+        payload[shrink] = payload[shrink][: max(0, len(payload[shrink]) - over - 8)]
+        encoded = json.dumps(payload, ensure_ascii=False)
+    return encoded

@@ -13,6 +13,7 @@ from bot.views.blocks import (
     button,
     context,
     escape,
+    fit_json,
     message,
     section,
 )
@@ -23,13 +24,7 @@ REMEDIES_SHOWN = 3
 
 def encode_feedback(label: str, surface: str, text: str) -> str:
     """The button value carries what a correction needs, so no text is stored unless submitted."""
-    payload = {"l": label, "s": surface, "t": text}
-    encoded = json.dumps(payload, ensure_ascii=False)
-    while len(encoded) > BUTTON_VALUE_MAX:
-        over = len(encoded) - BUTTON_VALUE_MAX
-        payload["t"] = payload["t"][: max(0, len(payload["t"]) - over - 8)]
-        encoded = json.dumps(payload, ensure_ascii=False)
-    return encoded
+    return fit_json({"l": label, "s": surface, "t": text}, "t", BUTTON_VALUE_MAX)
 
 
 def decode_feedback(value: str) -> dict:

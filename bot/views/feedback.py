@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from bot import ids
-from bot.views.blocks import clip, context, escape, message, option, section
+from bot.views.blocks import clip, context, escape, fit_json, message, option, section
 from model.labels import NONE
 from model.playbook import Playbook
 
@@ -39,12 +39,7 @@ def encode_metadata(feedback: dict, channel_id: str = "") -> str:
         "s": feedback.get("surface", ""),
         "c": channel_id,
     }
-    encoded = json.dumps(payload, ensure_ascii=False)
-    while len(encoded) > PRIVATE_METADATA_MAX:
-        over = len(encoded) - PRIVATE_METADATA_MAX
-        payload["t"] = payload["t"][: max(0, len(payload["t"]) - over - 8)]
-        encoded = json.dumps(payload, ensure_ascii=False)
-    return encoded
+    return fit_json(payload, "t", PRIVATE_METADATA_MAX)
 
 
 def decode_metadata(raw: str) -> dict:
