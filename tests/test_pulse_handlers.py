@@ -223,3 +223,34 @@ def test_results_and_status_after_a_poll_closed(app, deps, fake_slack, member):
     assert "Last results: week" in status["text"] and "3 people, average 3.7/5" in status["text"]
     _, (again,) = pulse(app, fake_slack, "now")
     assert "already run" in again["text"] and fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_database_failure_during_a_vote_asks_to_try_again_and_writes_nothing(
+    app, deps, fake_slack, member, monkeypatch
+):
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import OperationalError
+
+    from bot.storage.models import PulseResponse
+    from bot.storage.pulse_repository import PulseRepository
+
+    poll = post_poll(app, fake_slack)
+    fake_slack.reset()
+    real_add = PulseRepository.record_answer
+
+    def failing_record_answer(self, *args, **kwargs):
+        with self.transaction() as session:  # the write starts, then the database fails mid-way
+            session.add(PulseResponse(poll_id=args[0], voter_hash="x" * 64, side="sales"))
+            session.flush()
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(PulseRepository, "record_answer", failing_record_answer)
+    click(app, fake_slack, poll, f"{ids.PULSE_SIDE}:sales", "U0AE00001")
+    (reply,) = fake_slack.calls_to("chat.postEphemeral")
+    assert reply.params["user"] == "U0AE00001"
+    assert "try again" in reply.params["text"]
+    with deps.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PulseResponse)) == 0  # nothing half-written
+    monkeypatch.setattr(PulseRepository, "record_answer", real_add)
+    click(app, fake_slack, poll, f"{ids.PULSE_SIDE}:sales", "U0AE00001")
+    assert "Sales" in fake_slack.calls_to("chat.postEphemeral")[-1].params["text"]
