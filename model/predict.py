@@ -10,6 +10,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import sklearn
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from model.dataset import file_sha256
 from model.labels import LABELS, NONE
@@ -196,10 +197,13 @@ class Classifier:
             reverse=True,
         )
         terms: list[str] = []
+        seen_words: set[str] = set()
         for score, term in scored:
             if score <= 0 or len(terms) == k:
                 break
-            if term in ("usermention", "link", "channel", "codeblock") or any(term in t for t in terms):
-                continue
-            terms = [t for t in terms if t not in term] + [term]
+            words = {w for w in term.split() if w not in ENGLISH_STOP_WORDS}
+            if not words or words & seen_words or term in ("usermention", "link", "channel", "codeblock"):
+                continue  # stop words explain nothing; overlapping n-grams say the same thing twice
+            terms.append(term)
+            seen_words |= words
         return [t.replace("emoji_", ":") + ":" if t.startswith("emoji_") else t for t in terms]
