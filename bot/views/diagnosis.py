@@ -20,6 +20,7 @@ from bot.views.blocks import (
 from model.playbook import Cause, Playbook
 
 REMEDIES_SHOWN = 3
+RUNNER_UP_SHOWN_FROM = 0.15  # a second cause worth naming, not noise
 
 
 def encode_feedback(label: str, surface: str, text: str) -> str:
@@ -75,8 +76,9 @@ def friction_message(finding: Finding, surface: str) -> dict:
         blocks.append(context(escape(cause.why)))
     blocks.append(section(f"*What to try this week*\n{remedy_lines(cause)}"))
     more = f"Full playbook{' and a template' if cause.template else ''}: `/remedy {cause.id}`"
-    if finding.closest:
-        more += " · Could also be: " + ", ".join(c.title.lower() for c in finding.closest[:1])
+    runner_up = finding.diagnosis.runner_up()
+    if finding.closest and runner_up and runner_up[1] >= RUNNER_UP_SHOWN_FROM:
+        more += f" · Could also be: {finding.closest[0].title.lower()}"
     blocks.append(context(more))
     blocks.append(feedback_block(finding, surface))
     fallback = f"{sure} this is {cause.title.lower()}. First step: {cause.remedies[0].title}."
