@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -93,7 +94,10 @@ def train(
     step(5, f"writing {out}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, out, compress=3)
+    # Written beside the target and renamed into place: web and clock may both start a training,
+    # and a reader must never see half a file.
+    staged = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    joblib.dump(pipeline, staged, compress=3)
     meta = {
         "model_version": f"{MODEL_VERSION}+{fingerprint(examples)[:8]}",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -103,8 +107,8 @@ def train(
         "labels": list(LABELS),
         "none_label": NONE,
         "threshold": threshold,
-        "artifact_sha256": file_sha256(out),
-        "artifact_bytes": out.stat().st_size,
+        "artifact_sha256": file_sha256(staged),
+        "artifact_bytes": staged.stat().st_size,
         "training_data_sha256": fingerprint(examples),
         "training_files": [p.name for p in paths],
         "n_train": len(examples),
@@ -114,7 +118,10 @@ def train(
         "test_metrics": test_metrics,
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    sidecar_path(out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    staged_meta = staged.with_suffix(".json.tmp")
+    staged_meta.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    os.replace(staged, out)
+    os.replace(staged_meta, sidecar_path(out))
     return meta
 
 
