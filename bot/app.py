@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -17,6 +18,8 @@ from bot.listeners import register_listeners
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+LISTENER_THREADS = 32
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
@@ -58,6 +61,10 @@ def create_app(
         client=client or make_client(settings),
         signing_secret=settings.signing_secret or "unused-in-socket-and-console-mode",
         process_before_response=process_before_response,
+        # Listener threads may sit out a Retry-After; enough of them keeps other replies moving.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="truce-listener"
+        ),
         token_verification_enabled=token_verification_enabled,
         ignoring_self_events_enabled=True,
         # We log our own failures with context; Bolt must not echo request bodies.
