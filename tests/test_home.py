@@ -193,7 +193,7 @@ def test_home_for_a_busy_workspace(web, slack_api, clean_db):
     assert "Lead quality and hand-off" in text and " 80" in text, "counts per cause over 30 days"
     assert "No friction seen  80" in text
     assert "every Monday at 09:30 (Europe/Berlin)" in text
-    assert "<#C00000001> —" not in text, "settings of channels the viewer is not in stay hidden"
+    assert "<#C00000001>" not in text, "trends and settings of channels the viewer is not in stay hidden"
     assert "…and 55 more" in text
 
 
@@ -201,11 +201,14 @@ def test_a_below_threshold_week_never_shows(web, slack_api, clean_db):
     with clean_db.begin() as session:
         session.add(poll("C0FEWVOTES", 1, 1.0, responses=2))
         session.add(poll("C0ENOUGH01", 1, 4.0, responses=3))
+        session.add(poll("C0NOTMINE1", 1, 4.0, responses=9))
+    slack_api.channels = [{"id": "C0FEWVOTES"}, {"id": "C0ENOUGH01"}]
     post_signed_json(web.events_url, app_home_opened())
     slack_api.wait_for("views.publish")
     text = home_text(published(slack_api)["view"])
     assert "C0FEWVOTES" not in text
     assert "<#C0ENOUGH01>" in text
+    assert "C0NOTMINE1" not in text, "results of a channel the viewer is not in stay hidden"
 
 
 def test_cause_from_home_end_to_end(web, slack_api):

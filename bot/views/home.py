@@ -104,7 +104,7 @@ def _lines_section(lines: list[str]) -> dict:
 
 def trend_blocks(data: HomeData) -> list[dict]:
     blocks = [
-        header("Pulse trends"),
+        header("Pulse trends in your channels"),
         context(
             f"Average answer (1 = badly, 5 = very well) of each weekly pulse over the last {data.weeks} weeks. "
             f"A week shows only when at least {data.min_responses} people answered, so nobody can be singled out."

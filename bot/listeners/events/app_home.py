@@ -40,10 +40,16 @@ def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger) ->
         logger.exception("could not list the viewer's channels for App Home")
         mine = None
     pulse_channels = deps.repo.pulse_channels(mine) if mine is not None else None
+    # Only channels the viewer is in: a private channel's results are not for outsiders.
+    trends = (
+        deps.repo.pulse_trends(
+            mine, weeks=WEEKS, min_responses=settings.pulse_min_responses, now=deps.clock()
+        )
+        if mine
+        else {}
+    )
     return HomeData(
-        trends=deps.repo.pulse_trends(
-            weeks=WEEKS, min_responses=settings.pulse_min_responses, now=deps.clock()
-        ),
+        trends=trends,
         diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS)),
         my_pulse_channels=pulse_channels,
         my_channel_ids=mine or frozenset(),
