@@ -40,6 +40,7 @@ class FakeSlack:
         self.fault: Fault | None = None
         self.channels = channels if channels is not None else []
         self.members: dict[str, list[str]] = {}
+        self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._attempts: dict[str, int] = {}
@@ -184,6 +185,10 @@ class FakeSlack:
                 "bot_id": BOT_ID,
                 "is_enterprise_install": False,
             }
+        if method == "apps.connections.open":
+            if not self.socket_mode_url:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
             ts = self._next_ts()
             return {
