@@ -3,12 +3,12 @@ retry that lands on another process sharing the database (SQLite here; PostgreSQ
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
 from tests.conftest import start_web_server
+from tests.pg import BACKENDS, database_url
 from tests.slack import mention_event, post_signed_json
 
 RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
@@ -37,23 +37,9 @@ def test_retry_while_the_first_attempt_is_still_posting(web, slack_api):
     assert len(slack_api.calls_to("chat.postMessage")) == 1
 
 
-def database_urls():
-    urls = [pytest.param("sqlite", id="sqlite")]
-    urls.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
-    return urls
-
-
-@pytest.mark.parametrize("backend", database_urls())
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_retry_on_another_process_sharing_the_database(module_fake_slack, tmp_path, artifact, backend):
-    if backend == "postgres":
-        url = os.environ.get("TRUCE_TEST_POSTGRES_URL")
-        if not url:
-            pytest.skip("TRUCE_TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
-        from tests.pg import fresh_database
-
-        db_url = fresh_database(url)
-    else:
-        db_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    db_url = database_url(backend, tmp_path)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first = start_web_server(module_fake_slack, tmp_path / "a", artifact, db_url=db_url)

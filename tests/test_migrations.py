@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect
 
 from bot.storage.db import alembic_config, connect
 from bot.storage.models import Base
+from tests.pg import BACKENDS, database_url
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_migrations_match_the_models_and_run_both_ways(backend, tmp_path):
-    if backend == "postgres":
-        server = os.environ.get("TRUCE_TEST_POSTGRES_URL")
-        if not server:
-            pytest.skip("TRUCE_TEST_POSTGRES_URL is not set (.ci/run starts a server and sets it)")
-        from tests.pg import fresh_database
-
-        url = fresh_database(server)
-    else:
-        url = f"sqlite:///{tmp_path / 'm.db'}"
+    url = database_url(backend, tmp_path)
     sessions = connect(url)  # applies every migration
     engine = sessions.kw["bind"]
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())

@@ -18,21 +18,13 @@ def handler(deps: Deps):
             logger.warning("app_mention without a channel; ignored")
             return
         thread_ts = event.get("thread_ts") or event.get("ts")
+        finding = None
         try:
             finding = deps.diagnoser.diagnose(event.get("text") or "", context.bot_user_id)
             reply = diagnosis_message(finding, deps.playbook, surface="mention")
         except Exception:
             logger.exception("could not diagnose a mention in %s", channel)
-            call(
-                logger,
-                client.chat_postMessage,
-                "chat.postMessage",
-                channel,
-                channel=channel,
-                thread_ts=thread_ts,
-                **error_message(),
-            )
-            return
+            reply = error_message()
         posted = call(
             logger,
             client.chat_postMessage,
@@ -43,7 +35,7 @@ def handler(deps: Deps):
             unfurl_links=False,
             **reply,
         )
-        if posted is None:
+        if posted is None or finding is None:
             return
         try:
             deps.repo.record_diagnosis(finding.label, "mention", context.team_id or "", channel)
