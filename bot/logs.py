@@ -31,10 +31,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _KnownNoise(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and then warns that the client we pass
+    wins; that is exactly what we want, so the warning only confuses operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(_KnownNoise())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -43,3 +52,4 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=N
     # slack_sdk logs whole request bodies (message text) at DEBUG: never let that through.
     for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" on every start

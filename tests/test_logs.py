@@ -35,6 +35,9 @@ def test_captured_logs_hold_no_tokens_secrets_or_message_text(module_fake_slack,
             (200, {}, {"ok": False, "error": "not_in_channel"}) if m == "chat.postMessage" else None
         )
         post_signed_json(server.events_url, mention_event(f"budget war {MARKER}"))
+        deadline = time.time() + 10  # the reply is posted after the ack: keep the fault until it failed
+        while time.time() < deadline and "chat.postMessage failed" not in server.logs():
+            time.sleep(0.05)
         module_fake_slack.fault = None
         post_signed_form(
             server.events_url,
