@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
@@ -125,8 +126,6 @@ class SlackWSGI:
 
 def _parses(body: str, content_type: str) -> bool:
     """Bolt would raise on these deep inside; answer 400 instead."""
-    from urllib.parse import parse_qs
-
     try:
         if body.startswith("{") or "json" in content_type:
             return isinstance(json.loads(body), dict)

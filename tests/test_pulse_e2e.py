@@ -178,13 +178,17 @@ def test_the_clock_posts_a_due_poll_once_and_stops_cleanly(slack_api, artifact, 
     repo.opt_in("C0CLOCK001", TEAM_ID, due.weekday(), f"{due:%H:%M}", "UTC", due - timedelta(hours=1))
     log = tmp_path / "clock.log"
     with open(log, "w") as out:
-        clock = subprocess.Popen(
-            [sys.executable, "-m", "bot", "clock"],
-            cwd=tmp_path,
-            env=server_env(slack_api, db_url, artifact),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+
+        def start_clock() -> subprocess.Popen:
+            return subprocess.Popen(
+                [sys.executable, "-m", "bot", "clock"],
+                cwd=tmp_path,
+                env=server_env(slack_api, db_url, artifact),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+        clock = start_clock()
         try:
             posted = slack_api.wait_for("chat.postMessage", 1, timeout=60)
             assert [c.params["channel"] for c in posted] == ["C0CLOCK001"]
@@ -193,13 +197,7 @@ def test_the_clock_posts_a_due_poll_once_and_stops_cleanly(slack_api, artifact, 
             stopped_at = time.monotonic()
             assert clock.wait(15) == 0
             assert time.monotonic() - stopped_at < 10
-            second = subprocess.Popen(
-                [sys.executable, "-m", "bot", "clock"],
-                cwd=tmp_path,
-                env=server_env(slack_api, db_url, artifact),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+            second = start_clock()
             try:
                 deadline = time.monotonic() + 60
                 while "clock: started" not in log.read_text().split("clock: stopped")[-1]:
