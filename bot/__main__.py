@@ -29,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("console", help="the offline console, whatever the configuration")
     sub.add_parser("clock", help="the one scheduler process (pulse polls)")
     pulse = sub.add_parser("pulse", help="run pulse jobs by hand, exactly as the scheduler does")
-    pulse.add_argument("action", choices=["send", "close", "remind"])
+    pulse.add_argument("action", choices=["send", "close", "remind", "export"])
     pulse.add_argument("--channel", action="append", help="only this channel id (repeatable)")
+    pulse.add_argument("--out", default="-", help="export: CSV file, '-' for stdout (default)")
     feedback = sub.add_parser("feedback", help="users' corrections")
     feedback.add_argument("action", choices=["export"])
     feedback.add_argument("--out", default="data/feedback.jsonl", help="JSON-lines file, '-' for stdout")
@@ -96,9 +97,15 @@ def _clock(settings: Settings) -> int:
     return run_clock(settings)
 
 
-def _pulse(settings: Settings, action: str, channels: list[str] | None) -> int:
-    from bot.scheduler import run_pulse_job
+def _pulse(settings: Settings, action: str, channels: list[str] | None, out: str) -> int:
+    from bot.scheduler import build_pulse_service, run_pulse_job
 
+    if action == "export":
+        from bot.services.pulse_export import export_results
+
+        count = export_results(build_pulse_service(settings), out, channels)
+        print(f"exported the results of {count} closed polls", file=sys.stderr)
+        return 0
     _require_slack(settings, "posting polls")
     return run_pulse_job(settings, action, channels)
 
@@ -130,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "clock":
             return _clock(settings)
         if command == "pulse":
-            return _pulse(settings, args.action, args.channel)
+            return _pulse(settings, args.action, args.channel, args.out)
         if command == "feedback":
             return _feedback(settings, args.out)
     except (ConfigError, ModelError, DatabaseError) as exc:
