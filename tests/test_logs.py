@@ -70,3 +70,23 @@ def test_redacting_filter_masks_tokens_in_messages_and_tracebacks():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "boom", (), sys.exc_info())
     RedactingFilter(["s3cr3t-value"]).filter(record)
     assert "s3cr3t-value" not in record.exc_text and "xapp-1-A1" not in record.exc_text
+
+
+def test_database_errors_never_carry_the_values_they_tried_to_write(deps):
+    import pytest
+    from sqlalchemy.exc import SQLAlchemyError
+
+    secret_text = "our VP said the quokka-zanzibar deal was marketing's fault"
+    with pytest.raises(SQLAlchemyError) as error, deps.repo.transaction() as session:
+        from bot.storage.models import Correction
+
+        session.add(
+            Correction(text=secret_text, predicted="x", label="blame_game", surface="s", model_version="v")
+        )
+        session.add(
+            Correction(
+                id=1, text=secret_text, predicted="x", label="blame_game", surface="s", model_version="v"
+            )
+        )
+        session.flush()
+    assert "quokka" not in str(error.value)

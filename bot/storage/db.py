@@ -16,6 +16,8 @@ class DatabaseError(RuntimeError):
 
 
 def make_engine(url: str) -> Engine:
+    """hide_parameters: a failed statement's error (and so any logged traceback) must not carry the
+    values it tried to write, such as a submitted correction's text."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -28,6 +30,7 @@ def make_engine(url: str) -> Engine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=30,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -40,7 +43,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def alembic_config(connection=None):
