@@ -87,3 +87,12 @@ def fit_json(payload: dict, shrink: str, limit: int) -> str:
         payload[shrink] = payload[shrink][: max(0, len(payload[shrink]) - over - 8)]
         encoded = json.dumps(payload, ensure_ascii=False)
     return encoded
+
+
+def parse_json_object(raw: object) -> dict:
+    """The inverse of fit_json, forgiving: anything that is not a JSON object reads as {}."""
+    try:
+        payload = json.loads(raw or "")  # type: ignore[arg-type]
+    except (TypeError, json.JSONDecodeError):
+        return {}
+    return payload if isinstance(payload, dict) else {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from bot import ids
@@ -15,6 +14,7 @@ from bot.views.blocks import (
     escape,
     fit_json,
     message,
+    parse_json_object,
     section,
 )
 from model.playbook import Cause, Playbook
@@ -29,12 +29,7 @@ def encode_feedback(label: str, surface: str, text: str) -> str:
 
 
 def decode_feedback(value: str) -> dict:
-    try:
-        payload = json.loads(value)
-    except (TypeError, json.JSONDecodeError):
-        return {}
-    if not isinstance(payload, dict):
-        return {}
+    payload = parse_json_object(value)
     return {
         "label": str(payload.get("l", "")),
         "surface": str(payload.get("s", "")),

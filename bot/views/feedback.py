@@ -7,10 +7,8 @@ so nothing has to be stored before the person decides to submit.
 
 from __future__ import annotations
 
-import json
-
 from bot import ids
-from bot.views.blocks import clip, context, escape, fit_json, message, option, section
+from bot.views.blocks import clip, context, escape, fit_json, message, option, parse_json_object, section
 from model.labels import NONE
 from model.playbook import Playbook
 
@@ -43,12 +41,7 @@ def encode_metadata(feedback: dict, channel_id: str = "") -> str:
 
 
 def decode_metadata(raw: str) -> dict:
-    try:
-        payload = json.loads(raw or "")
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(payload, dict):
-        return {}
+    payload = parse_json_object(raw)
     return {
         "text": str(payload.get("t", "")),
         "predicted": str(payload.get("p", "")),
