@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.services.ask import Asking
+from bot.services.conversation import ConversationReader
 from bot.services.diagnose import Diagnoser
 from bot.services.pulse import PulseService
 from bot.settings import Settings
@@ -31,10 +33,16 @@ class Deps:
     sessions: sessionmaker[Session]
     repo: Repository
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Threads read in the last minute, in memory only (see bot/services/conversation.py).
+    reader: ConversationReader = field(default_factory=ConversationReader)
 
     @property
     def diagnoser(self) -> Diagnoser:
         return Diagnoser(self.classifier, self.playbook)
+
+    @property
+    def asking(self) -> Asking:
+        return Asking(self.diagnoser, self.reader)
 
     @property
     def pulse_repo(self) -> PulseRepository:

@@ -40,6 +40,10 @@ class FakeSlack:
         self.fault: Fault | None = None
         self.channels = channels if channels is not None else []
         self.members: dict[str, list[str]] = {}
+        # Conversations it serves to conversations.replies / .history; posts made through it join them.
+        self.threads: dict[tuple[str, str], list[dict]] = {}
+        self.history: dict[str, list[dict]] = {}
+        self.page_size = 15  # Slack may answer reads with pages this small
         self.socket_mode_url: str | None = None  # what apps.connections.open hands out
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -169,6 +173,50 @@ class FakeSlack:
         handler.end_headers()
         handler.wfile.write(data)
 
+    def add_message(self, channel: str, message: dict) -> dict:
+        """Put a message into a channel (and its thread, when it has `thread_ts`), as Slack would."""
+        message = {"type": "message", **message}
+        message.setdefault("ts", self._next_ts())
+        with self._lock:
+            thread_ts = message.get("thread_ts")
+            if thread_ts:
+                thread = self.threads.setdefault((channel, thread_ts), [])
+                if not thread:
+                    parent = next((m for m in self.history.get(channel, []) if m["ts"] == thread_ts), None)
+                    thread.append(
+                        parent or {"type": "message", "ts": thread_ts, "user": "U0PARENT01", "text": ""}
+                    )
+                thread.append(message)
+            if not thread_ts or message.get("subtype") == "thread_broadcast":
+                self.history.setdefault(channel, []).append(message)
+        return message
+
+    def _replies(self, params: dict) -> dict:
+        thread = self.threads.get((str(params.get("channel")), str(params.get("ts"))))
+        if thread is None:
+            return {"ok": False, "error": "thread_not_found"}
+        return self._page(sorted(thread, key=lambda m: float(m["ts"])), params)
+
+    def _history(self, params: dict) -> dict:
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 9e12)
+        found = [
+            m for m in self.history.get(str(params.get("channel")), []) if oldest < float(m["ts"]) < latest
+        ]
+        return self._page(sorted(found, key=lambda m: float(m["ts"]), reverse=True), params)
+
+    def _page(self, messages: list[dict], params: dict) -> dict:
+        start = int(params.get("cursor") or 0)
+        size = min(int(params.get("limit") or 100), self.page_size)
+        page = messages[start : start + size]
+        more = start + size < len(messages)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + size) if more else ""},
+        }
+
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
 
@@ -190,12 +238,23 @@ class FakeSlack:
                 return {"ok": False, "error": "invalid_auth"}
             return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
-            ts = self._next_ts()
+            channel = str(params.get("channel"))
+            posted = {"text": params.get("text", ""), "bot_id": BOT_ID, "user": BOT_USER_ID}
+            if params.get("blocks"):
+                posted["blocks"] = params["blocks"]
+            if params.get("thread_ts"):
+                posted["thread_ts"] = params["thread_ts"]
+            message = self.add_message(channel, posted)
+            return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+        if method == "conversations.replies":
+            return self._replies(params)
+        if method == "conversations.history":
+            return self._history(params)
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", "")).replace(".", "")
             return {
                 "ok": True,
-                "channel": params.get("channel"),
-                "ts": ts,
-                "message": {"type": "message", "text": params.get("text", ""), "bot_id": BOT_ID, "ts": ts},
+                "permalink": f"https://truce-console.slack.com/archives/{params.get('channel')}/p{ts}",
             }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}

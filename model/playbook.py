@@ -35,6 +35,7 @@ class Cause:
     aliases: tuple[str, ...]
     remedies: tuple[Remedy, ...]
     template: Template | None
+    cues: tuple[str, ...] = ()  # words and phrases that are about this cause (evidence shown to people)
 
 
 class Playbook:
@@ -66,6 +67,7 @@ def _cause(raw: dict) -> Cause:
         aliases=tuple(a.lower() for a in raw.get("aliases", ())),
         remedies=tuple(Remedy(r["title"], r["detail"]) for r in raw["remedies"]),
         template=Template(template["title"], template["text"]) if template else None,
+        cues=tuple(c.lower() for c in raw.get("cues", ())),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,11 @@ from pathlib import Path
 import joblib
 import numpy as np
 import sklearn
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from model.dataset import file_sha256
 from model.labels import LABELS, NONE
 from model.pipeline import decide
+from model.text import normalize
 
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "classifier.joblib"
 
@@ -115,11 +116,6 @@ class Classifier:
         except (AttributeError, KeyError, ValueError, TypeError):
             self._fast = None
 
-    def _word_names(self, words):
-        if getattr(self, "_names", None) is None:
-            self._names = words.get_feature_names_out()
-        return self._names
-
     @property
     def version(self) -> str:
         return str(self.meta.get("model_version", "unknown"))
@@ -181,29 +177,44 @@ class Classifier:
     def predict(self, text: str) -> Diagnosis:
         return self.predict_many([text])[0]
 
-    def explain(self, text: str, label: str, k: int = 3) -> list[str]:
-        """The words in `text` that pushed the linear model most towards `label` (best first)."""
-        try:
-            words = self._pipeline.named_steps["features"].transformer_list[0][1]
-            svm = self._pipeline.named_steps["classify"].estimator_.calibrated_classifiers_[0].estimator
-            row = list(svm.classes_).index(label)
-        except (AttributeError, IndexError, KeyError, ValueError):
+    def explain(self, text: str, label: str, cues: tuple[str, ...] | list[str], k: int = 3) -> list[str]:
+        """Evidence a person can read: the cause's own words and phrases found in `text`.
+
+        Only cues (from the playbook) that occur as whole words count, best first by how much the
+        linear model weighs them towards `label`; a cue the model weighs against `label` is left out.
+        Fragments such as "the mktg" or "think" are never evidence: when no cue is present, nothing is.
+        """
+        plain = " " + normalize(text) + " "
+        present = [c for c in dict.fromkeys(cues) if re.search(rf"(?<![\w']){re.escape(c)}(?![\w'])", plain)]
+        if not present:
             return []
-        x = words.transform(self._pipeline.named_steps["normalize"].transform([text])).tocoo()
-        weights = svm.coef_[row]
-        names = self._word_names(words)
-        scored = sorted(
-            ((float(v * weights[j]), names[j]) for j, v in zip(x.col, x.data, strict=True)),
-            reverse=True,
-        )
-        terms: list[str] = []
-        seen_words: set[str] = set()
-        for score, term in scored:
-            if score <= 0 or len(terms) == k:
+        weights = self._term_weights(label)
+        scored = []
+        for cue in present:
+            w = weights.get(cue)
+            if w is None:
+                parts = [weights.get(word, 0.0) for word in cue.split()]
+                w = sum(parts) / len(parts)
+            if w >= 0:
+                scored.append((w, len(cue), cue))
+        chosen: list[str] = []
+        for _, _, cue in sorted(scored, reverse=True):
+            if any(cue in c or c in cue for c in chosen):
+                continue
+            chosen.append(cue)
+            if len(chosen) == k:
                 break
-            words = {w for w in term.split() if w not in ENGLISH_STOP_WORDS}
-            if not words or words & seen_words or term in ("usermention", "link", "channel", "codeblock"):
-                continue  # stop words explain nothing; overlapping n-grams say the same thing twice
-            terms.append(term)
-            seen_words |= words
-        return [t.replace("emoji_", ":") + ":" if t.startswith("emoji_") else t for t in terms]
+        return chosen
+
+    def _term_weights(self, label: str) -> dict[str, float]:
+        """The word-feature weights of the linear model for `label` (cached per label)."""
+        cache = self.__dict__.setdefault("_weights", {})
+        if label not in cache:
+            try:
+                words = self._pipeline.named_steps["features"].transformer_list[0][1]
+                svm = self._pipeline.named_steps["classify"].estimator_.calibrated_classifiers_[0].estimator
+                row = svm.coef_[list(svm.classes_).index(label)]
+                cache[label] = {term: float(row[j]) for term, j in words.vocabulary_.items()}
+            except (AttributeError, IndexError, KeyError, ValueError):
+                cache[label] = {}
+        return cache[label]

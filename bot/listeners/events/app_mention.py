@@ -1,4 +1,5 @@
-"""@Truce <message>: diagnose it and answer in the thread of the mention."""
+"""@Truce in a channel: read what was asked about (the mention, its thread, or the channel's last
+hour), diagnose it, and answer in the thread of the mention."""
 
 from __future__ import annotations
 
@@ -7,39 +8,28 @@ import logging
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.slack_calls import call
-from bot.views.diagnosis import diagnosis_message, error_message
+from bot.listeners.events.answering import reply_to
+from bot.services.ask import Asked
 
 
 def handler(deps: Deps):
     def handle_app_mention(event: dict, context, client: WebClient, logger: logging.Logger) -> None:
         channel = event.get("channel")
-        if not channel:
-            logger.warning("app_mention without a channel; ignored")
+        if not channel or not event.get("ts"):
+            logger.warning("app_mention without a channel or ts; ignored")
             return
-        thread_ts = event.get("thread_ts") or event.get("ts")
-        finding = None
-        try:
-            finding = deps.diagnoser.diagnose(event.get("text") or "", context.bot_user_id)
-            reply = diagnosis_message(finding, deps.playbook, surface="mention")
-        except Exception:
-            logger.exception("could not diagnose a mention in %s", channel)
-            reply = error_message()
-        posted = call(
-            logger,
-            client.chat_postMessage,
-            "chat.postMessage",
-            channel,
+        asked = Asked(
+            team=context.team_id or "",
             channel=channel,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            **reply,
+            user=event.get("user") or "",
+            text=event.get("text") or "",
+            ts=event["ts"],
+            thread_ts=event.get("thread_ts"),
+            bot_user_id=context.bot_user_id,
+            bot_id=context.bot_id,
         )
-        if posted is None or finding is None:
-            return
-        try:
-            deps.repo.record_diagnosis(finding.label, "mention", context.team_id or "", channel)
-        except Exception:
-            logger.exception("could not count a diagnosis")
+        reply_to(
+            deps, client, asked, surface="mention", reply_thread_ts=asked.thread_ts or asked.ts, logger=logger
+        )
 
     return handle_app_mention
