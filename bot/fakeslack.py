@@ -117,6 +117,9 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
             self._attempts.clear()
+            self.threads.clear()
+            self.history.clear()
+            self.page_size = 15
 
     # ---- the server side --------------------------------------------------------------------
     def _params(self, handler: BaseHTTPRequestHandler, raw: bytes) -> dict:

@@ -24,7 +24,7 @@ class Intent(StrEnum):
 _HELP = re.compile(
     r"^(?:hi|hey|hello|yo)?[\s,!]*(?:"
     r"help(?: me)?(?: please| pls)?|"
-    r"(?:what|how) (?:can|do|could|should) (?:you|i|we) (?:do|use you|use this|work|ask)(?: with you| here)?|"
+    r"(?:what|how) (?:can|could) (?:i|we) (?:use you|use this|use truce|ask you)(?: for)?|"
     r"what (?:do|can) you do|what are you(?: for)?|who are you|what is this(?: bot)?|"
     r"how (?:does|do) (?:this|it|you|truce) work|how do(?:es)? (?:i|we|one) use (?:this|you|it|truce)|"
     r"commands|usage|instructions|what are (?:your|the) commands|tell me about (?:yourself|truce)"
@@ -36,7 +36,8 @@ _HELP = re.compile(
 _SUMMON_WORDS = re.compile(
     r"\b(?:thoughts?|opinions?|take|thread|heated|above|this|here|chat|channel|discussion|conversation|"
     r"going on|look|weigh in|chime in|mediate|referee|diagnos\w*|read|make of|help|ideas?|advice|"
-    r"think|view|input|verdict|sense|fight|argument|mess|situation|calm|peace|truce)\b",
+    r"think|view|input|verdict|sense|fight|argument|mess|situation|calm|peace|truce|"
+    r"what (?:now|next)|what (?:should|do|can|could) (?:i|we) do)\b",
     re.I,
 )
 _WORD = re.compile(r"[\w']+")
