@@ -59,7 +59,7 @@ def mention_in_thread(text: str, parent_ts: str, user: str = "U0MK00002") -> dic
 
 
 def posted(slack_api, count: int = 1):
-    posts = slack_api.wait_for("chat.postMessage", count=count, timeout=8)
+    slack_api.wait_for("chat.postMessage", count=count, timeout=8)
     time.sleep(0.3)  # a duplicate would have arrived by now
     return slack_api.calls_to("chat.postMessage")
 
