@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", type=Path)
     ev.add_argument("--model", type=Path, default=DEFAULT_ARTIFACT)
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    th = sub.add_parser("evaluate-threads", help="dominant-cause accuracy on labelled threads (JSON lines)")
+    th.add_argument("file", type=Path)
+    th.add_argument("--model", type=Path, default=DEFAULT_ARTIFACT)
+    th.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
 
@@ -68,6 +72,7 @@ def _train(args) -> int:
 
 def _predict(args) -> int:
     classifier = Classifier.load(args.model)
+    bad = 0
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
             continue
@@ -77,28 +82,58 @@ def _predict(args) -> int:
             if not isinstance(text, str):
                 raise KeyError("text")
         except (json.JSONDecodeError, KeyError):
-            print(
-                json.dumps({"error": f'line {number}: expected a JSON object with a "text" string'}),
-                flush=True,
-            )
+            message = f'line {number}: expected a JSON object with a "text" string'
+            print(json.dumps({"error": message}), flush=True)
+            print(f"error: {message}", file=sys.stderr)
+            bad += 1
             continue
         print(json.dumps(classifier.predict(text).to_json(), ensure_ascii=False), flush=True)
-    return 0
+    return 1 if bad else 0
 
 
 def _evaluate(args) -> int:
     classifier = Classifier.load(args.model)
     examples = read_jsonl(args.file)
-    predicted = [d.label for d in classifier.predict_many([e.text for e in examples])]
-    metrics = evaluate([e.label for e in examples], predicted)
+    diagnoses = classifier.predict_many([e.text for e in examples])
+    metrics = evaluate(
+        [e.label for e in examples],
+        [d.label for d in diagnoses],
+        ranked=[[label for label, _ in d.ranked] for d in diagnoses],
+    )
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+    return 0
+
+
+def _evaluate_threads(args) -> int:
+    from model.thread import evaluate_threads, load_threads
+
+    metrics = evaluate_threads(Classifier.load(args.model), load_threads(args.file))
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_report(metrics))
+        print(
+            f"threads {metrics['threads']} · dominant cause accuracy {metrics['accuracy']:.3f} · "
+            f"top 2 {metrics['top2_accuracy']:.3f} · blame game recall {metrics['blame_recall']}"
+            + (
+                f" · second cause found {metrics['second_found']:.3f}"
+                if metrics["second_found"] is not None
+                else ""
+            )
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"train": _train, "predict": _predict, "evaluate": _evaluate}[args.command](args)
+        commands = {
+            "train": _train,
+            "predict": _predict,
+            "evaluate": _evaluate,
+            "evaluate-threads": _evaluate_threads,
+        }
+        return commands[args.command](args)
     except (ModelError, DataError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

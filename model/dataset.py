@@ -13,6 +13,8 @@ from model.labels import LABELS
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_DIR = DATA_DIR / "train"
 TEST_FILE = DATA_DIR / "test" / "heldout.jsonl"
+# The second held-out set: lines in the voices of published posts, modelled on pages no training line used.
+REAL_VOICE_FILE = DATA_DIR / "test" / "realvoice.jsonl"
 PLAYBOOK_FILE = DATA_DIR / "playbook.json"
 
 

@@ -9,7 +9,32 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from model.labels import LABELS, NONE
 
 
-def evaluate(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] = LABELS) -> dict:
+def top_k_accuracy(y_true: Sequence[str], ranked: Sequence[Sequence[str]], k: int = 2) -> float:
+    """How often the right label is among the first k of each ranking (friction examples only)."""
+    pairs = [(t, r) for t, r in zip(y_true, ranked, strict=True) if t != NONE]
+    if not pairs:
+        return 0.0
+    return round(sum(t in list(r)[:k] for t, r in pairs) / len(pairs), 4)
+
+
+def confused_pairs(metrics: dict, n: int = 8) -> list[tuple[str, str, int]]:
+    """The most frequent (true, predicted) mistakes, most frequent first."""
+    labels = metrics["labels"]
+    pairs = [
+        (labels[i], labels[j], count)
+        for i, row in enumerate(metrics["confusion_matrix"])
+        for j, count in enumerate(row)
+        if i != j and count
+    ]
+    return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))[:n]
+
+
+def evaluate(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    labels: Sequence[str] = LABELS,
+    ranked: Sequence[Sequence[str]] | None = None,
+) -> dict:
     labels = list(labels)
     p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     friction_true = [y != NONE for y in y_true]
@@ -36,6 +61,20 @@ def evaluate(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
         },
         "labels": labels,
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        **(_ranked_figures(y_true, y_pred, ranked) if ranked is not None else {}),
+    }
+
+
+def _ranked_figures(y_true, y_pred, ranked) -> dict:
+    causes_only = [[label for label in r if label != NONE] for r in ranked]
+    friction = [(t, p) for t, p in zip(y_true, y_pred, strict=True) if t != NONE]
+    return {
+        "right_cause_first": round(
+            sum(t == c[0] for t, c in zip(y_true, causes_only, strict=True) if t != NONE)
+            / max(len(friction), 1),
+            4,
+        ),
+        "right_cause_top2": top_k_accuracy(y_true, causes_only, 2),
     }
 
 
@@ -52,6 +91,17 @@ def format_report(metrics: dict) -> str:
         f"friction precision {metrics['friction_precision']:.3f} · friction recall {metrics['friction_recall']:.3f}"
         f" · n={metrics['n']}"
     )
+    if "right_cause_top2" in metrics:
+        lines.append(
+            f"friction examples: right cause first {metrics['right_cause_first']:.3f} · "
+            f"right cause in top 2 {metrics['right_cause_top2']:.3f}"
+        )
+    mistakes = confused_pairs(metrics)
+    if mistakes:
+        lines.append(
+            "most confused (true -> predicted: count): "
+            + "; ".join(f"{t} -> {p}: {c}" for t, p, c in mistakes)
+        )
     short = [label[:5] for label in labels]
     lines.append("confusion matrix (rows = true, columns = predicted):")
     lines.append(" " * 24 + "".join(f"{s:>6}" for s in short))

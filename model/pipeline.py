@@ -35,8 +35,8 @@ class AbstainingClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.none_label = none_label
 
-    def fit(self, X, y):
-        self.estimator_ = clone(self.estimator).fit(X, y)
+    def fit(self, X, y, sample_weight=None):
+        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.estimator_.classes_
         return self
 
@@ -62,7 +62,12 @@ def decide(proba: np.ndarray, classes: np.ndarray, threshold: float, none_label:
     return np.where(keep, classes[best], none_label)
 
 
-def build_pipeline(threshold: float = DEFAULT_THRESHOLD, c: float = 0.5, random_state: int = 0) -> Pipeline:
+def build_pipeline(
+    threshold: float = DEFAULT_THRESHOLD,
+    c: float = 0.5,
+    random_state: int = 0,
+    char_ngrams: tuple[int, int] = (2, 5),
+) -> Pipeline:
     words = TfidfVectorizer(
         analyzer="word",
         token_pattern=r"(?u)\b[\w']+\b",
@@ -73,7 +78,7 @@ def build_pipeline(threshold: float = DEFAULT_THRESHOLD, c: float = 0.5, random_
     )
     chars = TfidfVectorizer(
         analyzer="char_wb",
-        ngram_range=(2, 5),
+        ngram_range=char_ngrams,
         min_df=3,
         max_features=60000,
         sublinear_tf=True,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import sklearn
 
-from model.dataset import file_sha256
+from model.artifact import ArtifactFormatError, FittedArrays
 from model.labels import LABELS, NONE
 from model.pipeline import decide
 from model.text import normalize
 
-DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "classifier.joblib"
+DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "classifier.npz"
 
 
 class ModelError(RuntimeError):
@@ -54,67 +54,17 @@ def _minor(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
-class _SingleMessagePath:
-    """The fitted pipeline's arithmetic for one message, without scikit-learn's per-call overhead.
+class Classifier:
+    """A loaded model. Build with `Classifier.load(path)`; never loads at import.
 
-    Same steps, same numbers (tests compare it with `Pipeline.predict_proba` on the whole held-out
-    set): normalise -> per-vectoriser term counts, sublinear tf, idf, L2 norm -> linear scores ->
-    per-class sigmoid calibration -> normalised probabilities.
+    The artifact is plain arrays (see model/artifact.py): loading it cannot run code, whoever wrote it.
     """
 
-    def __init__(self, pipeline):
-        self.normalize = pipeline.named_steps["normalize"].func
-        self.parts = []
-        offset = 0
-        for _, vec in pipeline.named_steps["features"].transformer_list:
-            if not (vec.sublinear_tf and vec.norm == "l2" and vec.use_idf and not vec.binary):
-                raise ValueError("unsupported vectoriser settings")
-            self.parts.append((vec.build_analyzer(), vec.vocabulary_, vec.idf_, offset))
-            offset += len(vec.vocabulary_)
-        calibrated = pipeline.named_steps["classify"].estimator_
-        (inner,) = calibrated.calibrated_classifiers_
-        if inner.method != "sigmoid":
-            raise ValueError("unsupported calibration")
-        svm = inner.estimator
-        self.coef_t = np.ascontiguousarray(svm.coef_.T)  # (features, classes)
-        self.intercept = svm.intercept_.copy()
-        self.a = np.array([c.a_ for c in inner.calibrators], dtype=float)
-        self.b = np.array([c.b_ for c in inner.calibrators], dtype=float)
-        if list(svm.classes_) != list(calibrated.classes_) or offset != self.coef_t.shape[0]:
-            raise ValueError("unexpected model layout")
-
-    def proba(self, text: str) -> np.ndarray:
-        text = self.normalize([text])[0]
-        scores = self.intercept.copy()
-        for analyzer, vocabulary, idf, offset in self.parts:
-            counts: dict[int, int] = {}
-            for term in analyzer(text):
-                j = vocabulary.get(term)
-                if j is not None:
-                    counts[j] = counts.get(j, 0) + 1
-            if not counts:
-                continue
-            idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-            values = (np.log(np.fromiter(counts.values(), dtype=float, count=len(counts))) + 1.0) * idf[idx]
-            values /= np.sqrt(values @ values)
-            scores += values @ self.coef_t[idx + offset]
-        proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
-        total = proba.sum()
-        return proba / total if total else np.full_like(proba, 1 / len(proba))
-
-
-class Classifier:
-    """A verified, loaded model. Build with `Classifier.load(path)`; never loads at import."""
-
-    def __init__(self, pipeline, meta: dict):
-        self._pipeline = pipeline
+    def __init__(self, arrays: FittedArrays, meta: dict):
+        self._arrays = arrays
         self.meta = meta
-        self.threshold = float(meta.get("threshold", pipeline.named_steps["classify"].threshold))
-        self.classes = np.asarray(pipeline.named_steps["classify"].classes_)
-        try:
-            self._fast: _SingleMessagePath | None = _SingleMessagePath(pipeline)
-        except (AttributeError, KeyError, ValueError, TypeError):
-            self._fast = None
+        self.threshold = float(meta.get("threshold", 0.35))
+        self.classes = np.asarray(arrays.classes)
 
     @property
     def version(self) -> str:
@@ -130,12 +80,15 @@ class Classifier:
             raise ModelError(f"model sidecar {sidecar.name} is missing next to {artifact}: retrain the model")
         try:
             meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = artifact.read_bytes()
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelError(f"model sidecar {sidecar} is unreadable ({exc}): retrain the model") from None
-        # The artifact is a pickle, which can run code: check it is the file we wrote before loading it.
-        if file_sha256(artifact) != meta.get("artifact_sha256"):
+        if not isinstance(meta, dict):
+            raise ModelError(f"model sidecar {sidecar} is not a JSON object: retrain the model")
+        # Integrity, not safety: the format itself cannot run code (see model/artifact.py).
+        if hashlib.sha256(data).hexdigest() != meta.get("artifact_sha256"):
             raise ModelError(
-                f"model artifact {artifact} does not match its sidecar checksum: refusing to load it"
+                f"model artifact {artifact} does not match its sidecar checksum: retrain the model"
             )
         trained_with = str(meta.get("sklearn_version", "?"))
         if _minor(trained_with) != _minor(sklearn.__version__):
@@ -149,14 +102,15 @@ class Classifier:
             )
         if tuple(meta.get("labels", ())) != LABELS:
             raise ModelError("model label set differs from this version of Truce: retrain the model")
-        pipeline = joblib.load(artifact)
-        return cls(pipeline, meta)
+        try:
+            arrays = FittedArrays.from_bytes(data, meta.get("layout") or {})
+        except ArtifactFormatError as exc:
+            raise ModelError(f"model artifact {artifact} cannot be read ({exc}): retrain the model") from None
+        return cls(arrays, meta)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = [t if isinstance(t, str) else "" for t in texts]
-        if self._fast is not None and len(texts) < 8:
-            return np.vstack([self._fast.proba(t) for t in texts])
-        return self._pipeline.predict_proba(texts)
+        return self._arrays.proba(texts)
 
     def predict_many(self, texts: list[str]) -> list[Diagnosis]:
         proba = self.predict_proba(texts)
@@ -166,11 +120,7 @@ class Classifier:
             order = np.argsort(-row, kind="stable")
             ranked = tuple((str(self.classes[i]), float(row[i])) for i in order)
             scores = dict(ranked)
-            if label == NONE:
-                best_cause = max(p for lab, p in ranked if lab != NONE)
-                confidence = max(scores.get(NONE, 0.0), 1.0 - best_cause)
-            else:
-                confidence = scores[label]
+            confidence = scores[label]
             out.append(Diagnosis(str(label), float(confidence), ranked))
         return out
 
@@ -211,10 +161,7 @@ class Classifier:
         cache = self.__dict__.setdefault("_weights", {})
         if label not in cache:
             try:
-                words = self._pipeline.named_steps["features"].transformer_list[0][1]
-                svm = self._pipeline.named_steps["classify"].estimator_.calibrated_classifiers_[0].estimator
-                row = svm.coef_[list(svm.classes_).index(label)]
-                cache[label] = {term: float(row[j]) for term, j in words.vocabulary_.items()}
-            except (AttributeError, IndexError, KeyError, ValueError):
+                cache[label] = self._arrays.term_weights(label)
+            except (IndexError, KeyError, ValueError):
                 cache[label] = {}
         return cache[label]

@@ -22,32 +22,32 @@ BLAME = "blame_game"
 
 # A message counts towards a cause when that cause is its most likely one and at least this likely.
 MESSAGE_CAUSE_FLOOR = 0.30
-# The dominant cause needs this much of the conversation's (weighted) probability mass ...
-DOMINANT_FLOOR = 0.24
-# ... and a second cause is named when it carries at least this share of the top cause's score
+# The score of a cause mixes its share of the messages' friction (this much) with the reading of the
+# whole conversation joined as one text (the rest): the messages say where it leans, the joined text
+# catches what no single message says.
+MESSAGE_SHARE = 0.7
+# Below this much friction evidence, a conversation is ordinary chatter.
+FRICTION_FLOOR = 0.25
+# A blame game: at least this many messages that point at the other side, from two or more people.
+BLAME_MESSAGES = 3
+# A second cause is named when it scores at least this share of the top cause.
 SECOND_SHARE = 0.55
 # The newest message of a follow-up weighs this many times an ordinary one.
 NEWEST_WEIGHT = 3.0
+# Chosen on the dev threads (model/data/threads/dev.jsonl) only; the test threads are never tuned on.
 
-_SECOND_PERSON = r"(?:you|your|ur|you guys|y'?all|your team|your people|your reps|your side)"
-_THIRD_PERSON = r"(?:they|their|them|marketing|sales|the reps|the sdrs|mktg|that team|those guys)"
 _ACCUSATION = re.compile(
     r"\b(?:"
-    r"(?:because|thanks to|cause) (?:of )?" + _SECOND_PERSON + r"|"
-    r"(?:if|had) "
-    + _SECOND_PERSON
-    + r" (?:had|would|actually|just|ever|bothered|did|didn'?t|called|followed)|"
-    + _SECOND_PERSON
-    + r" (?:never|didn'?t|don'?t|won'?t|can'?t|failed|dropped|blew|killed|lost|missed|sat on|ignored)|"
-    r"(?:not|isn'?t|wasn'?t|ain'?t) (?:our|my) (?:fault|problem|job)|"
-    r"(?:your|their) (?:fault|mess|problem|screw ?up|doing)|"
-    r"blam(?:e|ed|ing)|fault|finger[- ]?point\w*|throw\w* (?:us|them|marketing|sales) under|"
-    r"scapegoat\w*|on (?:you|them|marketing|sales) for|"
-    r"(?:maybe|perhaps) (?:if )?" + _SECOND_PERSON + r"|"
-    r"(?:funny|convenient|rich|interesting) how|"
-    r"(?:missed|lost|blew|tanked) (?:the |our )?(?:number|quarter|deal|target)\w* because|"
-    + _THIRD_PERSON
-    + r" (?:never|didn'?t|dropped the ball|blew|killed|sat on)"
+    r"blam(?:e|ed|es|ing)|fault|finger[- ]?point\w*|under the bus|scapegoat\w*|excuses?|"
+    r"not (?:our|my) (?:fault|problem|job)|wasn'?t us|on your end|"
+    r"(?:your|their) (?:team|reps|people|side|fault|mess|leads|deck|campaign)s?|"
+    r"you (?:never|didn'?t|don'?t|guys never|people)|you said|you'?d have|we'?d have|"
+    r"(?:they|marketing|sales|reps|the reps) (?:never|didn'?t|dropped|blew|sat on|ignored)|"
+    r"because (?:reps|marketing|sales|you|your|they|nobody|someone|the reps)|"
+    r"if (?:anyone|someone|you|reps|marketing|sales|your) (?:had|would|logged|called|read|opened|actually|ever|bothered)|"
+    r"thanks to (?:you|your|marketing|sales|the reps)|"
+    r"maybe (?:open|read|try|if|you|they|someone|check)|every (?:single )?(?:miss|time)|lands on|"
+    r"funny|not (?:from )?my team|nobody on (?:the|your|our)|sales bad|marketing bad|the 'who'"
     r")\b",
     re.I,
 )
@@ -63,7 +63,7 @@ class ThreadMessage:
 @dataclass(frozen=True)
 class ThreadDiagnosis:
     label: str  # the dominant cause, or `none`
-    confidence: float  # the dominant cause's share of the conversation's evidence
+    confidence: float  # the dominant cause's score
     second: str | None  # a second cause that is substantial
     count: int  # how many messages point to the dominant cause
     total: int  # how many messages were read
@@ -76,41 +76,37 @@ class ThreadDiagnosis:
         return self.label != NONE
 
 
-def accusations(text: str) -> int:
-    return len(_ACCUSATION.findall(text or ""))
+def accusing(messages: Sequence[ThreadMessage]) -> list[int]:
+    """The messages that point at the other side."""
+    return [i for i, m in enumerate(messages) if _ACCUSATION.search(m.text or "")]
 
 
-def exchange_score(messages: Sequence[ThreadMessage]) -> tuple[float, list[int]]:
-    """How much the thread is an exchange of accusations: 0 for none, towards 1 for a blame game.
+def is_blame_exchange(messages: Sequence[ThreadMessage], pointing: list[int]) -> bool:
+    return len(pointing) >= BLAME_MESSAGES and len({messages[i].author for i in pointing}) >= 2
 
-    It takes accusations from at least two authors (it's an exchange) or from most messages.
-    """
-    accusing = [i for i, m in enumerate(messages) if accusations(m.text)]
-    if len(accusing) < 2:
-        return 0.0, accusing
-    authors = {messages[i].author for i in accusing if messages[i].author}
-    share = len(accusing) / len(messages)
-    if len(authors) < 2 and share < 0.5:
-        return 0.0, accusing
-    return min(1.0, 0.25 + share), accusing
+
+def joined(messages: Sequence[ThreadMessage]) -> str:
+    return "\n".join(m.text for m in messages)
 
 
 def diagnose_thread(
     proba: np.ndarray,
     classes: Sequence[str],
     messages: Sequence[ThreadMessage],
+    joined_proba: np.ndarray | None = None,
 ) -> ThreadDiagnosis:
-    """`proba[i]` is the classifier's distribution for `messages[i]` (rows follow `classes`)."""
+    """`proba[i]` is the classifier's distribution for `messages[i]`, `joined_proba` the one for the
+    whole conversation as one text (`joined(messages)`); rows follow `classes`."""
     classes = [str(c) for c in classes]
     n = len(messages)
     if n == 0:
         return ThreadDiagnosis(NONE, 0.0, None, 0, 0, None, (), ())
+    proba = np.asarray(proba, dtype=float)
     none_at = classes.index(NONE)
     cause_idx = [i for i, c in enumerate(classes) if c != NONE]
     weights = np.array([max(m.weight, 0.0) for m in messages], dtype=float)
+    whole = proba[-1] if joined_proba is None else np.asarray(joined_proba, dtype=float)
 
-    # Each message's own reading, with a lower bar than a lone message needs: in a heated thread a
-    # lukewarm message still says which way the conversation leans.
     per_message = []
     for row in proba:
         best = max(cause_idx, key=lambda j: row[j])
@@ -118,46 +114,93 @@ def diagnose_thread(
             classes[best] if row[best] >= MESSAGE_CAUSE_FLOOR and row[best] >= row[none_at] * 0.6 else NONE
         )
 
-    # Evidence per cause: probability mass from messages, each counted by its weight; messages that
-    # are plainly chatter (none dominates) add little, so chatter dilutes nothing.
-    friction_weight = weights * (1.0 - proba[:, none_at])
-    mass = (proba * friction_weight[:, None]).sum(axis=0)
-    total_mass = float(friction_weight.sum()) or 1.0
-    score = {classes[j]: float(mass[j]) / total_mass for j in cause_idx}
-    carried = np.array([1.0 if label != NONE else 0.0 for label in per_message])
-    friction_share = float((carried * weights).sum() / weights.sum())
+    # Each cause's share of the friction the messages carry (chatter carries little and dilutes nothing),
+    # mixed with the whole conversation's reading.
+    friction = weights * (1.0 - proba[:, none_at])
+    mass = (proba * friction[:, None]).sum(axis=0)[cause_idx]
+    share = mass / max(float(mass.sum()), 1e-12)
+    whole_share = whole[cause_idx] / max(1.0 - float(whole[none_at]), 1e-12)
+    scores = MESSAGE_SHARE * share + (1 - MESSAGE_SHARE) * whole_share
+    evidence = MESSAGE_SHARE * float(friction.sum() / weights.sum()) + (1 - MESSAGE_SHARE) * (
+        1.0 - float(whole[none_at])
+    )
 
-    exchange, accusing = exchange_score(messages)
-    if exchange:
+    ranked = sorted(
+        ((classes[j], float(v)) for j, v in zip(cause_idx, scores, strict=True)), key=lambda kv: -kv[1]
+    )
+    pointing = accusing(messages)
+    if is_blame_exchange(messages, pointing):
         # The exchange is the cause: the topic words each side uses are what they accuse each other of.
-        top_topic = max(score.values())
-        score[BLAME] = max(score[BLAME], top_topic * (0.6 + exchange))
-
-    ranked = sorted(score.items(), key=lambda kv: kv[1], reverse=True)
+        top = ranked[0][1]
+        ranked = [(BLAME, max(top, dict(ranked)[BLAME]) + 1e-6)] + [kv for kv in ranked if kv[0] != BLAME]
+    elif evidence < FRICTION_FLOOR:
+        return ThreadDiagnosis(
+            NONE, 1.0 - evidence, None, 0, n, None, ((NONE, 1.0 - evidence), *ranked), tuple(per_message)
+        )
     label, best = ranked[0]
-    if best < DOMINANT_FLOOR or (friction_share == 0 and not exchange):
-        ranked_all = ((NONE, 1.0 - best), *ranked)
-        return ThreadDiagnosis(NONE, 1.0 - best, None, 0, n, None, tuple(ranked_all), tuple(per_message))
 
     second = None
     if len(ranked) > 1 and ranked[1][1] >= SECOND_SHARE * best:
         second_label = ranked[1][0]
-        if sum(1 for p in per_message if p == second_label) >= 2 or ranked[1][1] >= 0.8 * best:
+        if sum(1 for p in per_message if p == second_label) >= 2:
             second = second_label
 
-    if label == BLAME and exchange:
-        about = set(accusing) | {i for i, p in enumerate(per_message) if p == BLAME}
+    if label == BLAME:
+        about = set(pointing) | {i for i, p in enumerate(per_message) if p == BLAME}
     else:
         about = {i for i, p in enumerate(per_message) if p == label}
     j = classes.index(label)
     clearest = max(about, key=lambda i: proba[i, j]) if about else None
-    return ThreadDiagnosis(
-        label=label,
-        confidence=best,
-        second=second,
-        count=len(about),
-        total=n,
-        clearest=clearest,
-        ranked=tuple(ranked),
-        per_message=tuple(per_message),
-    )
+    return ThreadDiagnosis(label, best, second, len(about), n, clearest, tuple(ranked), tuple(per_message))
+
+
+# ---- evaluation on labelled threads (model/data/threads/*.jsonl) ------------------------------------
+TRUCE_MENTION = re.compile(r"<@U0TRUCEBOT(?:\|[^>]{0,80})?>")
+
+
+def thread_messages(record: dict) -> list[ThreadMessage]:
+    """A labelled thread as the bot would read it: Truce's own handle removed, empty messages dropped."""
+    out = []
+    for m in record.get("messages") or []:
+        text = TRUCE_MENTION.sub(" ", str(m.get("text") or "")).strip()
+        if text:
+            out.append(ThreadMessage(text, str(m.get("who") or "")))
+    return out
+
+
+def load_threads(path) -> list[dict]:
+    import json
+
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+                raise ValueError(f'{path}:{number}: each line needs a "messages" list')
+            records.append(record)
+    return records
+
+
+def evaluate_threads(classifier, records: Sequence[dict]) -> dict:
+    """Dominant-cause accuracy (and top 2) of `diagnose_thread` on labelled threads."""
+    from model.metrics import evaluate
+
+    truth, predicted, top2_hits, seconds = [], [], [], []
+    for record in records:
+        messages = thread_messages(record)
+        proba = classifier.predict_proba([m.text for m in messages] + [joined(messages)])
+        result = diagnose_thread(proba[:-1], classifier.classes, messages, proba[-1])
+        truth.append(record["label"])
+        predicted.append(result.label)
+        causes = [label for label, _ in result.ranked if label != NONE][:2]
+        top2_hits.append(record["label"] == result.label or record["label"] in causes)
+        if record.get("second"):
+            seconds.append(result.second == record["second"] or result.label == record["second"])
+    metrics = evaluate(truth, predicted)
+    metrics["threads"] = len(records)
+    metrics["top2_accuracy"] = round(sum(top2_hits) / max(len(top2_hits), 1), 4)
+    metrics["second_found"] = round(sum(seconds) / len(seconds), 4) if seconds else None
+    metrics["blame_recall"] = metrics["per_label"].get(BLAME, {}).get("recall")
+    return metrics

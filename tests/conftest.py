@@ -30,7 +30,7 @@ def artifact(tmp_path_factory) -> Path:
 
     if is_current(DEFAULT_ARTIFACT):
         return DEFAULT_ARTIFACT
-    out = tmp_path_factory.mktemp("model") / "classifier.joblib"
+    out = tmp_path_factory.mktemp("model") / "classifier.npz"
     train(out=out, progress=lambda line: None)
     return out
 

@@ -212,7 +212,7 @@ def test_a_correction_is_stored_exported_and_trained_on(web, slack_api, tmp_path
     (record,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert (record["text"], record["label"], record["source"]) == (text, "role_confusion", "feedback:mention")
 
-    model = tmp_path / "model" / "classifier.joblib"
+    model = tmp_path / "model" / "classifier.npz"
     trained = run_cli(
         ["-m", "model", "train", "--with-feedback", str(out), "--out", str(model)], web.db_url, tmp_path
     )

@@ -37,7 +37,7 @@ def run_bot(args: list[str], env: dict[str, str], cwd, stdin: str = "", timeout:
         ({"TRUCE_TIMEZONE": "Mars/Olympus_Mons"}, "TRUCE_TIMEZONE"),
         ({"TRUCE_PULSE_MIN_RESPONSES": "2"}, "TRUCE_PULSE_MIN_RESPONSES"),
         ({"TRUCE_PULSE_KEY": "short"}, "TRUCE_PULSE_KEY"),
-        ({"TRUCE_MODEL_PATH": "/nonexistent/model.joblib"}, "python -m model train"),
+        ({"TRUCE_MODEL_PATH": "/nonexistent/model.npz"}, "python -m model train"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )

@@ -15,7 +15,7 @@ from model.labels import NONE
 from model.playbook import Cause, Playbook
 from model.predict import Classifier, Diagnosis
 from model.text import strip_mentions, to_plain
-from model.thread import NEWEST_WEIGHT, ThreadMessage, diagnose_thread
+from model.thread import NEWEST_WEIGHT, ThreadMessage, diagnose_thread, joined
 
 # Enough text to classify well; a 40,000-character paste is cut before the model sees it.
 MAX_CLASSIFY_CHARS = 4000
@@ -129,13 +129,19 @@ class Diagnoser:
             messages.append(ThreadMessage(text[:MAX_THREAD_MESSAGE_CHARS], s.author))
         previous = self.playbook.get(previous_label) if previous_label else None
         if previous is not None and messages:
-            messages[-1] = ThreadMessage(messages[-1].text, messages[-1].author, NEWEST_WEIGHT)
+            # A follow-up answers what Truce said: the newest message outweighs all the others together,
+            # and stands in for the joined reading of the conversation.
+            weight = max(NEWEST_WEIGHT, 2.0 * (len(messages) - 1))
+            messages[-1] = ThreadMessage(messages[-1].text, messages[-1].author, weight)
         if not messages:
             return Finding(
                 Verdict.EMPTY, asker_text, conversation=ConversationRead(kind, 0, previous=previous)
             )
-        proba = self.classifier.predict_proba([m.text for m in messages])
-        result = diagnose_thread(proba, self.classifier.classes, messages)
+        proba = self.classifier.predict_proba(
+            [m.text for m in messages] + [joined(messages)[:MAX_CLASSIFY_CHARS]]
+        )
+        whole = proba[-1] if previous is None else None  # None: the newest message's own reading
+        result = diagnose_thread(proba[:-1], self.classifier.classes, messages, whole)
         ranked = result.ranked
         confidence = result.confidence
         diagnosis = Diagnosis(result.label, confidence, ranked)

@@ -1,0 +1,163 @@
+"""The model on disk as plain arrays, so that loading it can never run code.
+
+A pickle (joblib) runs whatever its author put in it, and a checksum kept next to it proves nothing:
+whoever can write the one can write the other. So the trained pipeline is exported to what its
+arithmetic needs: each vectoriser's terms and idf weights, the linear model's coefficients and
+intercepts, and the per-class sigmoid calibration, in a NumPy `.npz` file read with
+`allow_pickle=False`. The vectoriser settings live in the JSON sidecar and only ever choose among
+scikit-learn's own analysers.
+
+`FittedArrays.proba` does the same arithmetic as `Pipeline.predict_proba` for a batch of texts:
+normalise -> per-vectoriser term counts, sublinear tf, idf, L2 norm -> linear scores -> per-class
+sigmoid calibration -> normalised probabilities. Training checks the two agree before writing.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize as sk_normalize
+
+from model.text import normalize
+
+FORMAT = "truce-linear-v1"
+ALLOWED_ANALYZERS = {"word", "char", "char_wb"}
+
+
+class ArtifactFormatError(ValueError):
+    """The file is not a model this version of Truce can read."""
+
+
+def export_pipeline(pipeline) -> tuple[dict[str, np.ndarray], dict]:
+    """The fitted pipeline's arrays and the settings needed to rebuild its analysers."""
+    arrays: dict[str, np.ndarray] = {}
+    vectorizers = []
+    for i, (name, vec) in enumerate(pipeline.named_steps["features"].transformer_list):
+        if not (
+            vec.sublinear_tf and vec.norm == "l2" and vec.use_idf and not vec.binary and not vec.lowercase
+        ):
+            raise ValueError(f"vectoriser {name}: settings the array format does not support")
+        terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+        arrays[f"terms_{i}"] = np.array(terms, dtype=str)
+        arrays[f"idf_{i}"] = vec.idf_.astype(np.float64)
+        vectorizers.append(
+            {
+                "name": name,
+                "analyzer": vec.analyzer,
+                "ngram_range": list(vec.ngram_range),
+                "token_pattern": vec.token_pattern,
+            }
+        )
+    calibrated = pipeline.named_steps["classify"].estimator_
+    (inner,) = calibrated.calibrated_classifiers_
+    if inner.method != "sigmoid":
+        raise ValueError("only sigmoid calibration is supported")
+    svm = inner.estimator
+    arrays["coef"] = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)  # (features, classes)
+    arrays["intercept"] = svm.intercept_.astype(np.float64)
+    arrays["cal_a"] = np.array([c.a_ for c in inner.calibrators], dtype=np.float64)
+    arrays["cal_b"] = np.array([c.b_ for c in inner.calibrators], dtype=np.float64)
+    arrays["classes"] = np.array([str(c) for c in calibrated.classes_], dtype=str)
+    return arrays, {"format": FORMAT, "vectorizers": vectorizers}
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+
+
+@dataclass
+class _Part:
+    analyzer: object
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    offset: int
+
+
+class FittedArrays:
+    """The classifier's arithmetic, rebuilt from arrays only."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], layout: dict):
+        if layout.get("format") != FORMAT:
+            raise ArtifactFormatError(f"unknown model format {layout.get('format')!r}")
+        self.parts: list[_Part] = []
+        offset = 0
+        for i, spec in enumerate(layout.get("vectorizers") or []):
+            if spec.get("analyzer") not in ALLOWED_ANALYZERS:
+                raise ArtifactFormatError(f"unknown analyser {spec.get('analyzer')!r}")
+            vec = TfidfVectorizer(
+                analyzer=spec["analyzer"],
+                ngram_range=tuple(int(n) for n in spec["ngram_range"]),
+                token_pattern=str(spec["token_pattern"]),
+                lowercase=False,
+            )
+            terms = arrays[f"terms_{i}"].tolist()
+            self.parts.append(
+                _Part(vec.build_analyzer(), {t: j for j, t in enumerate(terms)}, arrays[f"idf_{i}"], offset)
+            )
+            offset += len(terms)
+        self.coef = arrays["coef"].astype(np.float64)
+        self.intercept = arrays["intercept"]
+        self.a = arrays["cal_a"]
+        self.b = arrays["cal_b"]
+        self.classes = np.array(arrays["classes"].tolist(), dtype=object)
+        if self.coef.shape != (offset, len(self.classes)) or len(self.a) != len(self.classes):
+            raise ArtifactFormatError("the model's arrays do not fit together")
+        self.n_features = offset
+
+    @classmethod
+    def from_bytes(cls, data: bytes, layout: dict) -> FittedArrays:
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise ArtifactFormatError(f"not a model array file ({exc})") from None
+        try:
+            return cls(arrays, layout)
+        except KeyError as exc:
+            raise ArtifactFormatError(f"the model file lacks {exc}") from None
+
+    def features(self, texts: list[str]) -> sparse.csr_matrix:
+        """TF-IDF rows for `texts`: counted in Python, weighted and normalised in one go per vectoriser."""
+        normalized = [normalize(t) for t in texts]
+        blocks = []
+        for part in self.parts:
+            get = part.vocabulary.get
+            indices: list[int] = []
+            counts: list[int] = []
+            indptr = [0]
+            for text in normalized:
+                for term, n in Counter(part.analyzer(text)).items():  # counted in C, looked up once each
+                    j = get(term)
+                    if j is not None:
+                        indices.append(j)
+                        counts.append(n)
+                indptr.append(len(indices))
+            cols = np.asarray(indices, dtype=np.int64)
+            data = (np.log(np.asarray(counts, dtype=float)) + 1.0) * part.idf[cols] if counts else np.zeros(0)
+            block = sparse.csr_matrix(
+                (data, cols, np.asarray(indptr)), shape=(len(texts), len(part.vocabulary))
+            )
+            blocks.append(sk_normalize(block, norm="l2", copy=False))
+        return sparse.hstack(blocks, format="csr")
+
+    def proba(self, texts: list[str]) -> np.ndarray:
+        scores = np.asarray(self.features(texts) @ self.coef) + self.intercept
+        proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
+        totals = proba.sum(axis=1, keepdims=True)
+        uniform = np.full_like(proba, 1.0 / proba.shape[1])
+        return np.where(totals > 0, proba / np.where(totals > 0, totals, 1.0), uniform)
+
+    def term_weights(self, label: str, part: int = 0) -> dict[str, float]:
+        """Each term's weight towards `label` in one vectoriser (the words, by default)."""
+        column = list(self.classes).index(label)
+        p = self.parts[part]
+        weights = self.coef[p.offset : p.offset + len(p.vocabulary), column]
+        return {term: float(weights[j]) for term, j in p.vocabulary.items()}
