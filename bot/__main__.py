@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 
 from bot.settings import ConfigError, Settings, load_settings
 from bot.storage.db import DatabaseError
@@ -51,6 +52,7 @@ def _console(settings: Settings) -> int:
     from bot.logs import configure_logging
 
     configure_logging("WARNING")
+    settings = replace(settings, database_url=settings.console_database_url)
     deps = build_deps(settings)
     console = Console(settings, deps)
     try:

@@ -32,6 +32,8 @@ class Settings:
     app_token: str | None = field(default=None, repr=False)
     api_url: str = DEFAULT_API_URL
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'truce.db'}"
+    # The offline console's own database: trying things never writes into the real one.
+    console_database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'console.db'}"
     port: int = 3000
     model_path: Path | None = None
     log_level: str = "INFO"
@@ -186,6 +188,8 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         app_token=app_token,
         api_url=api_url,
         database_url=database_url,
+        console_database_url=env.get("TRUCE_CONSOLE_DATABASE_URL", "").strip()
+        or Settings.console_database_url,
         port=port,
         model_path=Path(model_path) if model_path else None,
         log_level=level,

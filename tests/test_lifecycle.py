@@ -71,15 +71,34 @@ def test_without_credentials_the_run_command_opens_the_console(tmp_path, artifac
     }
     env.update(TRUCE_MODEL_PATH=str(artifact), PYTHONPATH=str(ROOT))
     env.pop("DATABASE_URL", None)
-    stdin = "the MQLs from the webinar are junk and nobody in marketing will admit it\n\n/nope\n:quit\n"
+    stdin = (
+        "the MQLs from the webinar are junk and nobody in marketing will admit it\n"
+        ":click 1\n"  # Helpful
+        "\n"
+        "/nope\n"
+        ":thread\n"
+        "who is supposed to update the battlecards?\n"
+        "I thought product marketing owned them, sales ops says it's enablement\n"
+        "so nobody owns them and they're 8 months old. whose job is this\n"
+        "@Truce can you help here?\n"
+        ":end\n"
+        ":dm the leads marketing sends are junk, students and gmail addresses\n"
+        ":quit\n"
+    )
     result = run_bot([], env, tmp_path, stdin=stdin)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "offline console" in out
     assert "Truce posted in the thread" in out
     assert "lead" in out.lower() and "What to try this week".upper() in out.upper()
+    assert "[1] :thumbsup: Helpful" in out and "Thanks" in out  # the button was pressed and answered
     assert "Mention me" in out  # the empty line got the help text
-    assert (tmp_path / "data" / "truce.db").is_file()
+    assert "no command /nope" in out and "Unhandled request" not in result.stderr
+    assert "/remedy role_confusion" in out and "messages here are about who owns what" in out
+    assert out.count("Truce posted") >= 4
+    # The console keeps its own database; the production default is never written.
+    assert (tmp_path / "data" / "console.db").is_file()
+    assert not (tmp_path / "data" / "truce.db").exists()
 
 
 def test_sigterm_finishes_in_flight_work_and_exits_within_10_seconds(module_fake_slack, tmp_path, artifact):
