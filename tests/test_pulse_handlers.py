@@ -254,3 +254,32 @@ def test_a_database_failure_during_a_vote_asks_to_try_again_and_writes_nothing(
     monkeypatch.setattr(PulseRepository, "record_answer", real_add)
     click(app, fake_slack, poll, f"{ids.PULSE_SIDE}:sales", "U0AE00001")
     assert "Sales" in fake_slack.calls_to("chat.postEphemeral")[-1].params["text"]
+
+
+# ---- what a person typed comes back safely ---------------------------------------------------------
+def test_a_timezone_that_is_a_folder_is_unknown_not_an_error(app, deps, fake_slack, member, caplog):
+    _, (reply,) = pulse(app, fake_slack, "schedule fri 10:00 America")
+    assert reply["response_type"] == "ephemeral"
+    assert "`America` is not a timezone I know" in reply["text"] and "Sorry" not in reply["text"]
+    assert deps.pulse_repo.channel(member).weekday == 0
+    assert [r for r in caplog.records if r.levelno >= 40] == []  # no traceback carrying the typed word
+    assert "America" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("schedule <!channel> 10:00", "`&lt;!channel&gt;` is not a weekday"),
+        ("schedule fri <@U0AE00002> Europe/Berlin", "`&lt;@U0AE00002&gt;` is not a time"),
+        (
+            "schedule fri 10:00 <https://evil.example|Europe/Berlin>",
+            "`&lt;https://evil.example|Europe/Berlin&gt;`",
+        ),
+        ("schedule fri 10:00 R&D", "`R&amp;D` is not a timezone"),
+    ],
+)
+def test_typed_words_are_echoed_escaped(app, fake_slack, member, text, shown):
+    _, (reply,) = pulse(app, fake_slack, text)
+    section_text = reply["blocks"][0]["text"]["text"]
+    assert shown in section_text
+    assert "<!channel>" not in section_text and "<@" not in section_text and "<http" not in section_text

@@ -121,12 +121,13 @@ _DAY_NAMES = (
 
 
 def find_timezone(name: str) -> str | None:
-    """An IANA zone name as written by a person (any case), or None."""
+    """An IANA zone name as written by a person (any case), or None. Whatever was typed, the answer
+    is a name or None: a folder of the zone database ("America") or an unreadable file is no zone."""
     name = name.strip()
     try:
         ZoneInfo(name)
         return name
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         pass
     lowered = name.lower()
     return next((z for z in sorted(zoneinfo.available_timezones()) if z.lower() == lowered), None)
@@ -147,22 +148,32 @@ def parse_clock(text: str) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
+class ScheduleError(ValueError):
+    """A schedule a person typed that can't be read. `word` is what they typed (shown back to them,
+    escaped, by the view), `complaint` what is wrong with it."""
+
+    def __init__(self, complaint: str, word: str = ""):
+        super().__init__(f"`{word}` {complaint}" if word else complaint)
+        self.complaint = complaint
+        self.word = word
+
+
 def parse_schedule(words: list[str], default_tz: str) -> Schedule:
-    """`fri 15:00 [Europe/Berlin]` -> Schedule. Raises ValueError with a message for the person."""
+    """`fri 15:00 [Europe/Berlin]` -> Schedule. Raises ScheduleError saying what is wrong."""
     if len(words) not in (2, 3):
-        raise ValueError("Give a day and a time, and optionally a timezone: `fri 15:00 Europe/Berlin`.")
+        raise ScheduleError("Give a day and a time, and optionally a timezone: `fri 15:00 Europe/Berlin`.")
     day = _DAY_NAMES.get(words[0].lower().rstrip("."))
     if day is None:
-        raise ValueError(f"`{words[0]}` is not a weekday; use mon, tue, wed, thu, fri, sat or sun.")
+        raise ScheduleError("is not a weekday; use mon, tue, wed, thu, fri, sat or sun.", words[0])
     try:
         clock = parse_clock(words[1])
     except ValueError:
-        raise ValueError(f"`{words[1]}` is not a time; use 24-hour time like `15:00`.") from None
+        raise ScheduleError("is not a time; use 24-hour time like `15:00`.", words[1]) from None
     tz = default_tz
     if len(words) == 3:
         found = find_timezone(words[2])
         if found is None:
-            raise ValueError(f"`{words[2]}` is not a timezone I know; use an IANA name like `Europe/Berlin`.")
+            raise ScheduleError("is not a timezone I know; use an IANA name like `Europe/Berlin`.", words[2])
         tz = found
     return Schedule(day, clock, tz)
 

@@ -13,6 +13,7 @@ from bot import ids
 from bot.views.blocks import (
     actions,
     button,
+    clip,
     context,
     divider,
     escape,
@@ -313,6 +314,11 @@ USAGE = (
     "• `/pulse now` — post this week's poll now (once per week)\n"
     "• `/pulse results` — the latest results"
 )
+
+
+def schedule_problem(complaint: str, word: str = "") -> str:
+    """What was wrong with a typed schedule, the typed word escaped so it can't mention or link."""
+    return f"`{escape(clip(word, 60))}` {complaint}" if word else complaint
 
 
 def usage_message(problem: str | None = None) -> dict:
