@@ -63,7 +63,7 @@ def click(app, fake, poll: dict, action_id: str, user: str, option_value: str | 
 def post_poll(app, fake, channel: str = CHANNEL) -> dict:
     pulse(app, fake, "now", channel=channel)
     (call,) = [c for c in fake.calls_to("chat.postMessage") if "Weekly pulse" in c.params["text"]]
-    return {**call.params, "ts": call.params.get("ts") or "1.000001"}
+    return {**call.params, "ts": call.reply["ts"]}
 
 
 # ---- membership ------------------------------------------------------------------------------------
@@ -184,6 +184,25 @@ def test_each_click_is_confirmed_to_that_person_only_and_the_count_updates(app, 
     click(app, fake_slack, poll, f"{ids.PULSE_SCORE}:2", "U0AE00002")
     assert "2 responses" in fake_slack.calls_to("chat.update")[-1].params["text"]
     assert fake_slack.calls_to("chat.postMessage") == []  # nothing public about who answered
+
+
+@pytest.mark.parametrize("where", ["another channel", "another message"])
+def test_a_click_carrying_a_polls_value_from_elsewhere_is_not_counted(app, deps, fake_slack, member, where):
+    poll = post_poll(app, fake_slack)
+    poll_id = int(poll["blocks"][3]["elements"][0]["value"].split(":")[0])
+    fake_slack.reset()
+    # The same button value, sent from a message that is not the poll: a copy, or a forged message.
+    elsewhere = (
+        {**poll, "channel": "C0ELSEWHERE"} if where == "another channel" else {**poll, "ts": "9.000009"}
+    )
+    click(app, fake_slack, elsewhere, f"{ids.PULSE_SCORE}:1", "U0AE00001")
+    (reply,) = fake_slack.calls_to("chat.postEphemeral")
+    assert reply.params["user"] == "U0AE00001" and reply.params["channel"] == elsewhere["channel"]
+    assert "doesn't belong to this poll" in reply.params["text"] and "not counted" in reply.params["text"]
+    assert deps.pulse_repo.response_count(poll_id) == 0
+    assert fake_slack.calls_to("chat.update") == []
+    click(app, fake_slack, poll, f"{ids.PULSE_SCORE}:1", "U0AE00001")  # the poll itself still counts
+    assert deps.pulse_repo.response_count(poll_id) == 1
 
 
 def test_a_click_after_the_poll_closed_is_answered_privately(app, deps, fake_slack, member):

@@ -530,10 +530,28 @@ class PulseService:
 
     # ---- votes ---------------------------------------------------------------------------------
     def vote(
-        self, poll_id: int, user_id: str, field_name: str, value: str | int, now: datetime | None = None
+        self,
+        poll_id: int,
+        user_id: str,
+        field_name: str,
+        value: str | int,
+        now: datetime | None = None,
+        *,
+        channel_id: str,
+        message_ts: str,
     ) -> Vote:
+        """Record one click. `channel_id` and `message_ts` are where the click came from: a button
+        value copied into another message (or channel) is not an answer to the poll."""
         voter = voter_hash(self.settings.pulse_hash_key, poll_id, user_id)
-        return self.repo.record_answer(poll_id, voter, field_name, value, now or self.clock())
+        return self.repo.record_answer(
+            poll_id,
+            voter,
+            field_name,
+            value,
+            now or self.clock(),
+            channel_id=channel_id,
+            message_ts=message_ts,
+        )
 
     def refresh_count(self, poll_id: int) -> None:
         """Show the new number of responses on the poll message (the number only)."""

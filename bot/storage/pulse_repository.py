@@ -39,7 +39,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Vote:
-    """What recording a click did: `status` is ok | closed | missing."""
+    """What recording a click did: `status` is ok | closed | missing | elsewhere (the click did not
+    come from the poll's own message)."""
 
     status: str
     answer: Answer | None = None
@@ -288,8 +289,19 @@ class PulseRepository(SessionRepository):
             ]
 
     # ---- answers --------------------------------------------------------------------------
-    def record_answer(self, poll_id: int, voter_hash: str, field: str, value, now: datetime) -> Vote:
-        """Set one of a person's answers (side, score or cause) while the poll is open."""
+    def record_answer(
+        self,
+        poll_id: int,
+        voter_hash: str,
+        field: str,
+        value,
+        now: datetime,
+        *,
+        channel_id: str,
+        message_ts: str,
+    ) -> Vote:
+        """Set one of a person's answers (side, score or cause) while the poll is open. The click
+        counts only when it came from the poll's own message (`channel_id`, `message_ts`)."""
         if field not in FIELDS:
             raise ValueError(f"unknown answer field {field!r}")
         for _ in range(2):  # a double click can race to insert the same person's row
@@ -298,6 +310,8 @@ class PulseRepository(SessionRepository):
                     poll = session.get(PulsePoll, poll_id)
                     if poll is None:
                         return Vote("missing")
+                    if not poll.message_ts or (poll.channel_id, poll.message_ts) != (channel_id, message_ts):
+                        return Vote("elsewhere")
                     closes_at = as_utc(poll.closes_at)
                     if poll.status != "open" or closes_at <= now:
                         return Vote("closed", channel_id=poll.channel_id, closes_at=closes_at)

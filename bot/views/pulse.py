@@ -158,6 +158,14 @@ def poll_closed_reply() -> dict:
     return message(text, [section(text)])
 
 
+def not_this_poll_reply() -> dict:
+    text = (
+        "This button doesn't belong to this poll, so your answer was not counted. "
+        "Answer on the weekly pulse message itself."
+    )
+    return message(text, [section(f":warning: {text}")])
+
+
 def reminder_message(responses: int, closes_at: datetime, tz: str, min_responses: int) -> dict:
     closes = when(closes_at, tz)
     if responses == 0:
