@@ -616,13 +616,29 @@ class PulseService:
     # ---- close ---------------------------------------------------------------------------------
     def close_due(self, now: datetime, channel_ids=None, force: bool = False, stopping=None) -> Report:
         report = Report()
+        erased = False
         for poll in self.repo.polls(["open"], channel_ids):
             if stopping and stopping.is_set():
                 break
             if not force and poll.closes_at > now:
                 continue
-            report.add(self.close(poll, now, force))
+            outcome, done = self._close(poll, now, force)
+            report.add(outcome)
+            erased = erased or done
+        if erased:
+            self.purge_erased()
         return report
+
+    def purge_erased(self) -> None:
+        """Once per batch of closes: the erased hashes leave the database files too (see
+        PulseRepository.purge_erased). A failure leaves them in free space until the next close."""
+        try:
+            self.repo.purge_erased()
+        except Exception as exc:
+            logger.warning(
+                "pulse: erased voter hashes may linger in the database files until the next close (%s)",
+                type(exc).__name__,
+            )
 
     def results_for(self, poll: PulsePoll) -> PulseResults:
         return aggregate(self.repo.answers(poll.id), self.settings.pulse_min_responses)
@@ -636,8 +652,15 @@ class PulseService:
     def close(self, poll: PulsePoll, now: datetime, force: bool = False) -> str:
         """Post the summary, keep the aggregates, erase the voter hashes. Returns the outcome:
         closed | already | failed | removed."""
+        outcome, erased = self._close(poll, now, force)
+        if erased:
+            self.purge_erased()
+        return outcome
+
+    def _close(self, poll: PulsePoll, now: datetime, force: bool) -> tuple[str, bool]:
+        """close() without the purge: (outcome, whether the hashes were erased)."""
         if not self.repo.claim_close(poll.id, now, now + LEASE, force):
-            return "already"
+            return "already", False
         results = self.results_for(poll)
         summary, points = self.summary_for(poll, results)
         summary_ts = None
@@ -649,7 +672,7 @@ class PulseService:
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in GONE_ERRORS:
-                return self._retry_close(poll, now, error)
+                return self._retry_close(poll, now, error), False
             self._mark_gone(poll.channel_id, error)
             outcome = "removed"  # close it anyway: the hashes must not outlive the poll
         except TimeoutError:
@@ -662,14 +685,14 @@ class PulseService:
             )
             outcome = "failed"
         except (SlackClientError, OSError) as exc:
-            return self._retry_close(poll, now, _why(exc))
+            return self._retry_close(poll, now, _why(exc)), False
         self.repo.finish_close(poll.id, summary_ts, results.responses, results.avg_score, now)
         logger.info("pulse: poll %s in %s closed", poll.id, poll.channel_id)
         if summary_ts is None:
-            return outcome
+            return outcome, True
         self._mark_poll_closed(poll, results.responses)
         self._upload_chart(poll, points, summary_ts)
-        return outcome
+        return outcome, True
 
     def _retry_close(self, poll: PulsePoll, now: datetime, why: str) -> str:
         self.repo.release_close(poll.id, now + timedelta(minutes=2))

@@ -3,6 +3,7 @@ corrections, and no Slack user id next to any pulse answer."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -11,6 +12,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def random_id() -> str:
+    """A key that says nothing about when its row was written."""
+    return secrets.token_hex(16)
 
 
 class Base(DeclarativeBase):
@@ -101,11 +107,17 @@ class PulsePoll(Base):
 
 class PulseResponse(Base):
     """One anonymous answer. `voter_hash` is a keyed hash of (poll, user) used only to let a person
-    change their answer while the poll is open; it is erased when the poll closes."""
+    change their answer while the poll is open; it is erased when the poll closes.
+
+    The key is random, and on SQLite the table has no hidden rowid, so neither the ids nor the
+    storage order keep the order in which people first answered."""
 
     __tablename__ = "pulse_responses"
-    __table_args__ = (UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (
+        UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),
+        {"sqlite_with_rowid": False},
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     poll_id: Mapped[int] = mapped_column(ForeignKey("pulse_polls.id", ondelete="CASCADE"), index=True)
     voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     side: Mapped[str | None] = mapped_column(String(12), nullable=True)  # sales | marketing | other

@@ -417,6 +417,33 @@ class PulseRepository(SessionRepository):
                 .execution_options(synchronize_session=False)
             )
 
+    def purge_erased(self) -> None:
+        """Make hashes erased by `finish_close` unrecoverable from the database files, as far as the
+        engine allows. Runs outside any transaction. Raises SQLAlchemyError, or RuntimeError when
+        SQLite could not finish.
+
+        SQLite (every connection has secure_delete on, so freed space is zeroed): a TRUNCATE
+        checkpoint copies the write-ahead log into the database file and empties the log, which
+        still held the pages as they were before the erase.
+        PostgreSQL: UPDATE leaves the old row versions, hash included, in the table and its
+        indexes, and a plain VACUUM only marks their space free, bytes intact. CLUSTER rewrites the
+        table and its indexes into new files (the old ones are deleted), ordered by the random key,
+        so the storage order no longer follows the order of the first clicks either.
+        """
+        engine = self._sessions.kw["bind"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if engine.dialect.name == "sqlite":
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                if busy:
+                    raise RuntimeError("the write-ahead log is in use; it was not emptied")
+            elif engine.dialect.name == "postgresql":
+                # An exclusive lock, held briefly: votes wait, and a long reader makes us give up.
+                conn.exec_driver_sql("SET lock_timeout = '10s'")
+                try:
+                    conn.exec_driver_sql("CLUSTER pulse_responses USING pulse_responses_pkey")
+                finally:
+                    conn.exec_driver_sql("RESET lock_timeout")
+
     def release_close(self, poll_id: int, at: datetime) -> None:
         with self.transaction() as session:
             session.get(PulsePoll, poll_id).lease_until = at
