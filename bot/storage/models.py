@@ -66,6 +66,15 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class HelpfulVote(Base):
+    """That someone already said a reply was helpful: a keyed hash of (reply, user), so "Helpful"
+    counts once per person per reply while nothing here says who. No time, no rowid, no order."""
+
+    __tablename__ = "helpful_votes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class PulseChannel(Base):
     """A channel Truce was invited to, with its schedule."""
 

@@ -16,6 +16,7 @@ from bot.storage.models import (
     DiagnosisEvent,
     Feedback,
     HandledRequest,
+    HelpfulVote,
     PulseChannel,
     PulsePoll,
 )
@@ -76,6 +77,18 @@ class Repository(SessionRepository):
     def record_feedback(self, label: str, helpful: bool) -> None:
         with self.transaction() as session:
             session.add(Feedback(label=label, helpful=helpful))
+
+    def record_helpful(self, label: str, key: str) -> bool:
+        """Count a "Helpful" for `label` unless `key` (who, for which reply; keyed) was counted
+        already. True if it was counted now."""
+        try:
+            with self.transaction() as session:
+                session.add(HelpfulVote(key=key))
+                session.flush()
+                session.add(Feedback(label=label, helpful=True))
+        except IntegrityError:
+            return False
+        return True
 
     def add_correction(self, text: str, predicted: str, label: str, surface: str, model_version: str) -> int:
         with self.transaction() as session:

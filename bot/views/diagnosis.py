@@ -23,9 +23,12 @@ REMEDIES_SHOWN = 3
 RUNNER_UP_SHOWN_FROM = 0.15  # a second cause worth naming, not noise
 
 
-def encode_feedback(label: str, surface: str, text: str) -> str:
-    """The button value carries what a correction needs, so no text is stored unless submitted."""
-    return fit_json({"l": label, "s": surface, "t": text}, "t", BUTTON_VALUE_MAX)
+def encode_feedback(label: str, surface: str, text: str, asker: str = "") -> str:
+    """The button value carries what a correction needs, so no text is stored unless submitted.
+    `asker` is who asked Truce (the mention's author, the shortcut's or /remedy's user): only they
+    may save the text. It travels with the button and is never stored. Slack signs the clicks and
+    people cannot edit a bot message's buttons, so the value is as Truce posted it."""
+    return fit_json({"l": label, "s": surface, "a": asker, "t": text}, "t", BUTTON_VALUE_MAX)
 
 
 def decode_feedback(value: str) -> dict:
@@ -33,12 +36,13 @@ def decode_feedback(value: str) -> dict:
     return {
         "label": str(payload.get("l", "")),
         "surface": str(payload.get("s", "")),
+        "asker": str(payload.get("a", "")),
         "text": str(payload.get("t", "")),
     }
 
 
-def feedback_block(finding: Finding, surface: str) -> dict:
-    value = encode_feedback(finding.label, surface, finding.text)
+def feedback_block(finding: Finding, surface: str, asker: str = "") -> dict:
+    value = encode_feedback(finding.label, surface, finding.text, asker)
     return actions(
         button(":thumbsup: Helpful", ids.FEEDBACK_HELPFUL, value),
         button(":thinking_face: Not quite", ids.FEEDBACK_NOT_QUITE, value),
@@ -57,7 +61,7 @@ def cause_buttons(causes: tuple[Cause, ...] | list[Cause]) -> dict:
     )
 
 
-def friction_message(finding: Finding, surface: str) -> dict:
+def friction_message(finding: Finding, surface: str, asker: str = "") -> dict:
     cause = finding.cause
     assert cause is not None and finding.diagnosis is not None
     sure = confidence_words(finding.diagnosis.confidence)
@@ -75,12 +79,12 @@ def friction_message(finding: Finding, surface: str) -> dict:
     if finding.closest and runner_up and runner_up[1] >= RUNNER_UP_SHOWN_FROM:
         more += f" · Could also be: {finding.closest[0].title.lower()}"
     blocks.append(context(more))
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     fallback = f"{sure} this is {cause.title.lower()}. First step: {cause.remedies[0].title}."
     return message(fallback, blocks)
 
 
-def unsure_message(finding: Finding, surface: str) -> dict:
+def unsure_message(finding: Finding, surface: str, asker: str = "") -> dict:
     names = " or ".join(f"*{escape(c.title.lower())}*" for c in finding.closest)
     text = (
         ":thinking_face: I can't tell for sure what's behind this. "
@@ -90,16 +94,16 @@ def unsure_message(finding: Finding, surface: str) -> dict:
     blocks = [section(text)]
     if finding.closest:
         blocks.append(cause_buttons(finding.closest))
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     return message(to_fallback(text), blocks)
 
 
-def no_friction_message(finding: Finding, surface: str) -> dict:
+def no_friction_message(finding: Finding, surface: str, asker: str = "") -> dict:
     text = (
         ":relieved: I don't see friction between Sales and Marketing in this. "
         "If there is some, tell me a sentence more about what went wrong, or type `/remedy` to browse the playbook."
     )
-    return message(to_fallback(text), [section(text), feedback_block(finding, surface)])
+    return message(to_fallback(text), [section(text), feedback_block(finding, surface, asker)])
 
 
 def help_message(playbook: Playbook) -> dict:
@@ -126,14 +130,14 @@ def to_fallback(mrkdwn_text: str) -> str:
     return _EMPHASIS.sub(r"\2", mrkdwn_text)
 
 
-def diagnosis_message(finding: Finding, playbook: Playbook, surface: str) -> dict:
+def diagnosis_message(finding: Finding, playbook: Playbook, surface: str, asker: str = "") -> dict:
     if finding.verdict is Verdict.EMPTY:
         return help_message(playbook)
     if finding.verdict is Verdict.FRICTION:
-        return friction_message(finding, surface)
+        return friction_message(finding, surface, asker)
     if finding.verdict is Verdict.UNSURE:
-        return unsure_message(finding, surface)
-    return no_friction_message(finding, surface)
+        return unsure_message(finding, surface, asker)
+    return no_friction_message(finding, surface, asker)
 
 
 def error_message() -> dict:

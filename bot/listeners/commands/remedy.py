@@ -38,7 +38,9 @@ def handler(deps: Deps):
         ack()
         try:
             finding = deps.diagnoser.diagnose(query.text)
-            reply = diagnosis_result_message(finding, deps.playbook, SURFACE)
+            reply = diagnosis_result_message(
+                finding, deps.playbook, SURFACE, asker=command.get("user_id") or ""
+            )
         except Exception:
             logger.exception("could not diagnose a /remedy situation")
             respond(response_type="ephemeral", replace_original=False, **error_message())

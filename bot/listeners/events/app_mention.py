@@ -21,7 +21,9 @@ def handler(deps: Deps):
         finding = None
         try:
             finding = deps.diagnoser.diagnose(event.get("text") or "", context.bot_user_id)
-            reply = diagnosis_message(finding, deps.playbook, surface="mention")
+            reply = diagnosis_message(
+                finding, deps.playbook, surface="mention", asker=event.get("user") or ""
+            )
         except Exception:
             logger.exception("could not diagnose a mention in %s", channel)
             reply = error_message()

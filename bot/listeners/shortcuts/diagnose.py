@@ -55,7 +55,7 @@ def handler(deps: Deps):
             if finding.verdict is Verdict.EMPTY:
                 reply = nothing_to_read_message()
             else:
-                reply = diagnosis_message(finding, deps.playbook, surface=SURFACE)
+                reply = diagnosis_message(finding, deps.playbook, surface=SURFACE, asker=user)
         except Exception:
             logger.exception("could not diagnose a message for the shortcut")
             reply = error_message()

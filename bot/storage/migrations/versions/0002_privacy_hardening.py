@@ -1,12 +1,13 @@
-"""pulse answers keyed by random ids, without a SQLite rowid
+"""privacy hardening: pulse answers without order, "Helpful" once per person
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-03 10:00:00
 
-Autoincrement ids kept the order in which people first answered. The table is rebuilt with random
-hex keys (and WITHOUT ROWID on SQLite, whose hidden rowid would count up the same way); existing
-answers are copied in random order with fresh keys.
+- pulse_responses: autoincrement ids kept the order in which people first answered. The table is
+  rebuilt with random hex keys (and WITHOUT ROWID on SQLite, whose hidden rowid would count up the
+  same way); existing answers are copied in random order with fresh keys.
+- helpful_votes: keyed hashes of (reply, user), so "Helpful" counts once per person per reply.
 """
 
 import random
@@ -57,8 +58,16 @@ def upgrade() -> None:
     if rows:
         op.bulk_insert(table, [{"id": secrets.token_hex(16), **row} for row in rows])
 
+    op.create_table(
+        "helpful_votes",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+        sqlite_with_rowid=False,
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("helpful_votes")
     rows = _answers()
     op.drop_index(op.f("ix_pulse_responses_poll_id"), table_name="pulse_responses")
     op.drop_table("pulse_responses")
