@@ -27,7 +27,7 @@ def test_migrations_match_the_models_and_run_both_ways(backend, tmp_path):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_answers_survive_the_move_to_random_ids_and_back(backend, tmp_path):
+def test_data_survives_migration_0002_and_back(backend, tmp_path):
     url = database_url(backend, tmp_path)
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -44,10 +44,28 @@ def test_answers_survive_the_move_to_random_ids_and_back(backend, tmp_path):
                 text("INSERT INTO pulse_responses (id, poll_id, voter_hash, score) VALUES (:n, 1, :h, :s)"),
                 {"n": n, "h": f"{n:064x}", "s": score},
             )
+        for surface, channel in (
+            ("shortcut", "C0SHARED01"),
+            ("remedy", "D0PAT00001"),
+            ("mention", "C0SHARED01"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO diagnosis_events (team_id, channel_id, label, surface, created_at) "
+                    "VALUES ('T1', :c, 'lead_quality', :s, '2026-03-30 08:00:00')"
+                ),
+                {"c": channel, "s": surface},
+            )
     answers = "SELECT id, voter_hash, score FROM pulse_responses"
+    events = "SELECT surface, channel_id FROM diagnosis_events ORDER BY id"
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
         rows = conn.execute(text(answers)).all()
+        assert [tuple(e) for e in conn.execute(text(events))] == [
+            ("shortcut", None),  # where a private diagnosis was asked is forgotten
+            ("remedy", None),
+            ("mention", "C0SHARED01"),
+        ]
     assert sorted((h, s) for _, h, s in rows) == [(f"{n:064x}", s) for n, s in ((1, 2), (2, 4), (3, 5))]
     assert all(isinstance(i, str) and len(i) == 32 for i, _, _ in rows)
     with engine.begin() as conn:

@@ -32,12 +32,13 @@ class HandledRequest(Base):
 
 
 class DiagnosisEvent(Base):
-    """A count, not a record of speech: which cause was named, where and when. No text, no user."""
+    """A count, not a record of speech: which cause was named, where and when. No text, no user.
+    `channel_id` is None for DMs and the private shortcut: there, where would narrow down who asked."""
 
     __tablename__ = "diagnosis_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), default="")
-    channel_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
     label: Mapped[str] = mapped_column(String(40))
     surface: Mapped[str] = mapped_column(String(16))  # mention | shortcut | remedy | console
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.deps import Deps
+from bot.services.diagnose import counted_channel
 from bot.slack_calls import call
 from bot.views.diagnosis import diagnosis_message, error_message
 
@@ -40,7 +41,9 @@ def handler(deps: Deps):
         if posted is None or finding is None:
             return
         try:
-            deps.repo.record_diagnosis(finding.label, "mention", context.team_id or "", channel)
+            deps.repo.record_diagnosis(
+                finding.label, "mention", context.team_id or "", counted_channel(channel)
+            )
         except Exception:
             logger.exception("could not count a diagnosis")
 

@@ -8,6 +8,8 @@ Create Date: 2026-12-03 10:00:00
   rebuilt with random hex keys (and WITHOUT ROWID on SQLite, whose hidden rowid would count up the
   same way); existing answers are copied in random order with fresh keys.
 - helpful_votes: keyed hashes of (reply, user), so "Helpful" counts once per person per reply.
+- diagnosis_events.channel_id: NULL for DMs and the private shortcut, where a channel id narrows
+  down who asked; existing rows of that kind lose theirs.
 """
 
 import random
@@ -65,8 +67,27 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
 
+    with op.batch_alter_table("diagnosis_events", schema=None) as batch_op:
+        batch_op.alter_column("channel_id", existing_type=sa.String(length=32), nullable=True)
+    events = sa.table("diagnosis_events", sa.column("channel_id"), sa.column("surface"))
+    op.execute(
+        events.update()
+        .where(
+            sa.or_(
+                events.c.surface == "shortcut",
+                events.c.channel_id.like("D%"),
+                events.c.channel_id == "",
+            )
+        )
+        .values(channel_id=None)
+    )
+
 
 def downgrade() -> None:
+    events = sa.table("diagnosis_events", sa.column("channel_id"))
+    op.execute(events.update().where(events.c.channel_id.is_(None)).values(channel_id=""))
+    with op.batch_alter_table("diagnosis_events", schema=None) as batch_op:
+        batch_op.alter_column("channel_id", existing_type=sa.String(length=32), nullable=False)
     op.drop_table("helpful_votes")
     rows = _answers()
     op.drop_index(op.f("ix_pulse_responses_poll_id"), table_name="pulse_responses")
