@@ -26,6 +26,7 @@ class Call:
     method: str  # "chat.postMessage", "response_url", "upload", ...
     params: dict
     at: float = field(default_factory=time.time)
+    reply: dict = field(default_factory=dict)  # what the fake answered
 
 
 # A fault hook gets (method, params, attempt number for that method) and may return
@@ -162,7 +163,7 @@ class FakeSlack:
             status, headers, body = fault
         else:
             status, headers, body = 200, {}, self._answer(method, params)
-            call = Call(method, params)
+            call = Call(method, params, reply=body)
             with self._lock:
                 self.calls.append(call)
             if self.on_call:

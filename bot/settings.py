@@ -170,7 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
     tz = env.get("TRUCE_TIMEZONE", "").strip() or "UTC"
     try:
         zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
         raise ConfigError(f"TRUCE_TIMEZONE={tz!r} is not an IANA timezone such as Europe/Berlin") from None
 
     day = (env.get("TRUCE_PULSE_DAY", "").strip() or "mon").lower()[:3]

@@ -240,7 +240,7 @@ def test_home_for_an_empty_workspace_is_valid(playbook):
     assert view_problems(view) == []
     text = str(view["blocks"])
     assert "No pulse results yet" in text
-    assert "No diagnoses yet" in text
+    assert "No diagnoses in your channels yet" in text
     assert all(c.title in text for c in playbook.causes)
 
 

@@ -16,13 +16,15 @@ from bot.services.feedback import export_corrections
 from bot.storage.db import connect
 from bot.storage.models import Correction, Feedback
 from bot.storage.repository import Repository
-from bot.views.diagnosis import encode_feedback
+from bot.views.diagnosis import decode_feedback, encode_feedback
 from bot.views.validate import message_problems, view_problems
 from model.dataset import read_jsonl
 from tests.conftest import ROOT
 from tests.remedy_payloads import (
     all_stored_text,
     body_json,
+    dispatch_event,
+    dispatch_form,
     dispatch_interaction,
     message_action,
     selected,
@@ -38,6 +40,8 @@ from tests.slack import (
 )
 
 TEXT = "we keep fighting over who gets credit for the Acme deal"
+ASKER = "U0AE00001"  # the default clicker and submitter of tests.slack / tests.remedy_payloads
+OTHER = "U0AE00009"
 
 
 def click(action_id: str, value: str) -> dict:
@@ -78,7 +82,7 @@ def test_not_quite_opens_a_private_picker_and_stores_nothing_yet(app, fake_slack
 
 
 def test_picking_the_right_cause_stores_one_correction_and_thanks(app, fake_slack, deps):
-    value = encode_feedback("credit_dispute", "shortcut", TEXT)
+    value = encode_feedback("credit_dispute", "shortcut", TEXT, asker=ASKER)
     dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), fake_slack.response_url()))
     view = fake_slack.calls_to("views.open")[0].params["view"]
     response = dispatch_interaction(app, pick(view, "role_confusion"))
@@ -97,7 +101,7 @@ def test_picking_the_right_cause_stores_one_correction_and_thanks(app, fake_slac
 
 
 def test_no_friction_is_a_valid_correction(app, fake_slack, deps):
-    value = encode_feedback("pricing_dispute", "remedy", "lunch at noon? pizza again")
+    value = encode_feedback("pricing_dispute", "remedy", "lunch at noon? pizza again", asker=ASKER)
     dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), fake_slack.response_url()))
     view = fake_slack.calls_to("views.open")[0].params["view"]
     dispatch_interaction(app, pick(view, "none"))
@@ -151,6 +155,88 @@ def test_export_to_stdout(deps, capsys):
     assert json.loads(capsys.readouterr().out)["label"] == "role_confusion"
 
 
+# ---- whose words may be kept, and who counts as helpful -------------------------------------------
+def mention_reply_value(app, fake_slack, author: str) -> str:
+    """@Truce as `author`: the value of the feedback buttons on Truce's reply."""
+    dispatch_event(app, mention_event(TEXT, user=author))
+    (posted,) = fake_slack.calls_to("chat.postMessage")
+    block = next(b for b in posted.params["blocks"] if b.get("block_id") == "feedback")
+    fake_slack.reset()
+    return block["elements"][1]["value"]
+
+
+def test_someone_elses_not_quite_counts_a_label_but_keeps_no_text(app, fake_slack, deps):
+    value = mention_reply_value(app, fake_slack, author=ASKER)
+    response_url = fake_slack.response_url()
+    dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), response_url, user=OTHER))
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    assert TEXT not in json.dumps(view)  # no preview, nothing to carry back
+    assert "only the person who asked" in json.dumps(view).lower()
+    ack = body_json(dispatch_interaction(app, pick(view, "role_confusion") | {"user": {"id": OTHER}}))
+    assert ack["response_action"] == "update" and "learns from" not in str(ack["view"])
+    (row,) = Repository(deps.sessions).corrections()
+    assert (row.text, row.predicted, row.label) == ("", "credit_dispute", "role_confusion")
+    assert TEXT not in all_stored_text(deps.sessions)
+
+
+def test_the_asker_of_a_mention_can_save_its_text(app, fake_slack, deps):
+    value = mention_reply_value(app, fake_slack, author=ASKER)
+    dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), fake_slack.response_url()))
+    view = fake_slack.calls_to("views.open")[0].params["view"]
+    dispatch_interaction(app, pick(view, "role_confusion"))
+    (row,) = Repository(deps.sessions).corrections()
+    assert row.text == TEXT and row.label == "role_confusion"
+
+
+def test_text_is_not_kept_when_the_saver_is_not_the_asker_whatever_the_modal_carries(app, fake_slack, deps):
+    value = encode_feedback("credit_dispute", "mention", TEXT, asker=ASKER)
+    dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), fake_slack.response_url()))
+    view = fake_slack.calls_to("views.open")[0].params["view"]  # opened for the asker, with the text
+    dispatch_interaction(
+        app, view_submission(view, pick(view, "none")["view"]["state"]["values"], user=OTHER)
+    )
+    (row,) = Repository(deps.sessions).corrections()
+    assert (row.text, row.label) == ("", "none")
+
+
+@pytest.mark.parametrize("surface", ["mention", "shortcut", "remedy"])
+def test_the_buttons_know_who_asked_truce(app, fake_slack, surface):
+    if surface == "mention":
+        dispatch_event(app, mention_event(TEXT, user=ASKER))
+        (reply,) = fake_slack.calls_to("chat.postMessage")
+    elif surface == "shortcut":  # the person using the shortcut, not the message's author
+        dispatch_interaction(app, message_action(TEXT, fake_slack.response_url(), user=ASKER, author=OTHER))
+        (reply,) = fake_slack.calls_to("chat.postEphemeral")
+    else:
+        dispatch_form(app, slash_command("/remedy", TEXT, fake_slack.response_url(), user=ASKER))
+        (reply,) = fake_slack.calls_to("response_url")
+    (block,) = [b for b in reply.params["blocks"] if b.get("block_id") == "feedback"]
+    assert {decode_feedback(e["value"])["asker"] for e in block["elements"]} == {ASKER}
+
+
+def test_helpful_counts_once_per_person_per_reply_and_keeps_no_user(app, fake_slack, deps):
+    value = encode_feedback("credit_dispute", "mention", TEXT, asker=ASKER)
+    reply_ts, other_reply_ts = "1700000000.000100", "1700000000.000200"
+
+    def helpful(user: str, ts: str) -> str:
+        fake_slack.reset()
+        payload = block_action(
+            click(ids.FEEDBACK_HELPFUL, value), fake_slack.response_url(), user=user, message_ts=ts
+        )
+        dispatch_interaction(app, payload)
+        (thanks,) = fake_slack.calls_to("response_url")
+        return thanks.params["text"]
+
+    assert "Thanks" in helpful(ASKER, reply_ts)
+    assert "already" in helpful(ASKER, reply_ts)  # the same person, the same reply: not counted again
+    helpful(OTHER, reply_ts)
+    helpful(ASKER, other_reply_ts)
+    with deps.sessions() as session:
+        assert [r.helpful for r in session.scalars(select(Feedback))] == [True, True, True]
+    stored = all_stored_text(deps.sessions)
+    assert ASKER not in stored and OTHER not in stored and reply_ts not in stored
+
+
 # ---- end to end: signed requests, the CLI, and retraining ----------------------------------------
 def run_cli(args: list[str], db_url: str, cwd) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TRUCE_", "DATABASE_URL"))}
@@ -190,7 +276,7 @@ def test_no_message_text_is_stored_without_a_correction(web, slack_api):
 
 def test_a_correction_is_stored_exported_and_trained_on(web, slack_api, tmp_path):
     text = "our quarterly planning turned into a turf war about who runs the webinars"
-    value = encode_feedback("budget_competition", "mention", text)
+    value = encode_feedback("budget_competition", "mention", text, asker=ASKER)
     reply = post_signed_interaction(
         web.events_url, block_action(click(ids.FEEDBACK_NOT_QUITE, value), slack_api.response_url("n"))
     )
@@ -224,7 +310,7 @@ def test_a_correction_is_stored_exported_and_trained_on(web, slack_api, tmp_path
 
 @pytest.mark.parametrize("surface_text", ["x" * 40_000, "🙂 ласкаво &lt;b&gt; 营销"])
 def test_long_and_unusual_text_survives_the_round_trip(app, fake_slack, deps, surface_text):
-    value = encode_feedback("lead_quality", "mention", surface_text)
+    value = encode_feedback("lead_quality", "mention", surface_text, asker=ASKER)
     dispatch_interaction(app, block_action(click(ids.FEEDBACK_NOT_QUITE, value), fake_slack.response_url()))
     view = fake_slack.calls_to("views.open")[0].params["view"]
     assert message_problems({"text": "t", "blocks": view["blocks"]}) == []

@@ -42,10 +42,13 @@ def fill_busy(sessions, channels: int = 150, weeks: int = 30, events: int = 400)
             for w in range(weeks):
                 session.add(poll(channel, w, 1 + (n + w) % 40 / 10, responses=3 + w % 5))
         labels = ["lead_quality", "credit_dispute", "none", "pricing_dispute", "blame_game"]
-        for i in range(events):
+        for i in range(events):  # in a channel the viewer is in (the even ones)
             session.add(
-                DiagnosisEvent(label=labels[i % len(labels)], surface="mention", channel_id="C00000001")
+                DiagnosisEvent(label=labels[i % len(labels)], surface="mention", channel_id="C00000000")
             )
+        for i in range(events):  # elsewhere: never counted on the viewer's Home
+            where = {"channel_id": "C00000001"} if i % 2 else {"channel_id": None, "surface": "shortcut"}
+            session.add(DiagnosisEvent(**{"label": labels[i % len(labels)], "surface": "mention", **where}))
 
 
 def published(fake) -> dict:
@@ -166,7 +169,7 @@ def test_home_for_an_empty_workspace(web, slack_api, clean_db):
     assert view_problems(view) == []
     text = home_text(view)
     assert "No pulse results yet" in text
-    assert "No diagnoses yet" in text
+    assert "No diagnoses in your channels yet" in text
     assert "None of your channels runs the pulse yet" in text
     causes = [
         b
@@ -229,6 +232,28 @@ def test_cause_from_home_end_to_end(web, slack_api):
 
 def test_home_counts_come_from_the_repository(deps):
     repo = Repository(deps.sessions)
-    repo.record_diagnosis("lead_quality", "mention")
-    repo.record_diagnosis("lead_quality", "shortcut")
-    assert repo.diagnosis_counts(NOW - timedelta(days=30)) == {"lead_quality": 2}
+    repo.record_diagnosis("lead_quality", "mention", channel_id="C0MINE0001")
+    repo.record_diagnosis("lead_quality", "remedy", channel_id="C0MINE0002")
+    repo.record_diagnosis("pricing_dispute", "mention", channel_id="C0NOTMINE1")
+    repo.record_diagnosis("blame_game", "shortcut")
+    since = NOW - timedelta(days=30)
+    assert repo.diagnosis_counts(since, {"C0MINE0001", "C0MINE0002"}) == {"lead_quality": 2}
+    assert repo.diagnosis_counts(since, []) == {}
+
+
+def test_diagnosis_counts_on_home_are_only_from_the_viewers_channels(app, fake_slack, deps):
+    repo = Repository(deps.sessions)
+    for label, channel in [
+        ("lead_quality", "C0MINE0001"),
+        ("lead_quality", "C0MINE0001"),
+        ("pricing_dispute", "C0PRIVATE1"),  # a private channel the viewer is not in
+        ("pricing_dispute", "C0PRIVATE1"),
+        ("blame_game", None),  # a DM or the shortcut
+    ]:
+        repo.record_diagnosis(label, "mention", channel_id=channel)
+    fake_slack.channels = [{"id": "C0MINE0001"}]
+    dispatch_event(app, app_home_opened())
+    text = home_text(published(fake_slack)["view"])
+    counts = text.split("last 30 days")[1].split("The pulse in your channels")[0]
+    assert "Lead quality and hand-off" in counts and "` 2" in counts
+    assert "Pricing" not in counts and "Blame" not in counts

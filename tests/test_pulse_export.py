@@ -25,15 +25,20 @@ VOTES = {  # user: (side, score, cause)
 }
 
 
+def on_poll(poll) -> dict:
+    """Where a click on `poll` comes from: its own message."""
+    return {"channel_id": poll.channel_id, "message_ts": poll.message_ts}
+
+
 def run_a_week(service: PulseService, channel: str, votes: dict) -> None:
     service.repo.opt_in(channel, "T0TRUCE01", 0, "10:00", "UTC", datetime.now(UTC) - timedelta(days=30))
     report = service.send_now([channel])
     assert report.ok
     (poll,) = service.repo.polls(["open"], [channel])
     for user, (side, score, cause) in votes.items():
-        service.vote(poll.id, user, "side", side)
-        service.vote(poll.id, user, "score", score)
-        service.vote(poll.id, user, "cause", cause)
+        service.vote(poll.id, user, "side", side, **on_poll(poll))
+        service.vote(poll.id, user, "score", score, **on_poll(poll))
+        service.vote(poll.id, user, "cause", cause, **on_poll(poll))
     assert service.close_due(datetime.now(UTC), channel_ids=[channel], force=True).ok
 
 

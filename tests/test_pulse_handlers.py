@@ -63,7 +63,7 @@ def click(app, fake, poll: dict, action_id: str, user: str, option_value: str | 
 def post_poll(app, fake, channel: str = CHANNEL) -> dict:
     pulse(app, fake, "now", channel=channel)
     (call,) = [c for c in fake.calls_to("chat.postMessage") if "Weekly pulse" in c.params["text"]]
-    return {**call.params, "ts": call.params.get("ts") or "1.000001"}
+    return {**call.params, "ts": call.reply["ts"]}
 
 
 # ---- membership ------------------------------------------------------------------------------------
@@ -186,6 +186,25 @@ def test_each_click_is_confirmed_to_that_person_only_and_the_count_updates(app, 
     assert fake_slack.calls_to("chat.postMessage") == []  # nothing public about who answered
 
 
+@pytest.mark.parametrize("where", ["another channel", "another message"])
+def test_a_click_carrying_a_polls_value_from_elsewhere_is_not_counted(app, deps, fake_slack, member, where):
+    poll = post_poll(app, fake_slack)
+    poll_id = int(poll["blocks"][3]["elements"][0]["value"].split(":")[0])
+    fake_slack.reset()
+    # The same button value, sent from a message that is not the poll: a copy, or a forged message.
+    elsewhere = (
+        {**poll, "channel": "C0ELSEWHERE"} if where == "another channel" else {**poll, "ts": "9.000009"}
+    )
+    click(app, fake_slack, elsewhere, f"{ids.PULSE_SCORE}:1", "U0AE00001")
+    (reply,) = fake_slack.calls_to("chat.postEphemeral")
+    assert reply.params["user"] == "U0AE00001" and reply.params["channel"] == elsewhere["channel"]
+    assert "doesn't belong to this poll" in reply.params["text"] and "not counted" in reply.params["text"]
+    assert deps.pulse_repo.response_count(poll_id) == 0
+    assert fake_slack.calls_to("chat.update") == []
+    click(app, fake_slack, poll, f"{ids.PULSE_SCORE}:1", "U0AE00001")  # the poll itself still counts
+    assert deps.pulse_repo.response_count(poll_id) == 1
+
+
 def test_a_click_after_the_poll_closed_is_answered_privately(app, deps, fake_slack, member):
     poll = post_poll(app, fake_slack)
     deps.clock = lambda: datetime.now(UTC) + timedelta(days=4)
@@ -254,3 +273,32 @@ def test_a_database_failure_during_a_vote_asks_to_try_again_and_writes_nothing(
     monkeypatch.setattr(PulseRepository, "record_answer", real_add)
     click(app, fake_slack, poll, f"{ids.PULSE_SIDE}:sales", "U0AE00001")
     assert "Sales" in fake_slack.calls_to("chat.postEphemeral")[-1].params["text"]
+
+
+# ---- what a person typed comes back safely ---------------------------------------------------------
+def test_a_timezone_that_is_a_folder_is_unknown_not_an_error(app, deps, fake_slack, member, caplog):
+    _, (reply,) = pulse(app, fake_slack, "schedule fri 10:00 America")
+    assert reply["response_type"] == "ephemeral"
+    assert "`America` is not a timezone I know" in reply["text"] and "Sorry" not in reply["text"]
+    assert deps.pulse_repo.channel(member).weekday == 0
+    assert [r for r in caplog.records if r.levelno >= 40] == []  # no traceback carrying the typed word
+    assert "America" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("schedule <!channel> 10:00", "`&lt;!channel&gt;` is not a weekday"),
+        ("schedule fri <@U0AE00002> Europe/Berlin", "`&lt;@U0AE00002&gt;` is not a time"),
+        (
+            "schedule fri 10:00 <https://evil.example|Europe/Berlin>",
+            "`&lt;https://evil.example|Europe/Berlin&gt;`",
+        ),
+        ("schedule fri 10:00 R&D", "`R&amp;D` is not a timezone"),
+    ],
+)
+def test_typed_words_are_echoed_escaped(app, fake_slack, member, text, shown):
+    _, (reply,) = pulse(app, fake_slack, text)
+    section_text = reply["blocks"][0]["text"]["text"]
+    assert shown in section_text
+    assert "<!channel>" not in section_text and "<@" not in section_text and "<http" not in section_text

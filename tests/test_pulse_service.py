@@ -42,6 +42,11 @@ def service(settings, repo, playbook):
     return PulseService(settings, repo, make_client(settings), playbook)
 
 
+def on_poll(poll) -> dict:
+    """Where a click on `poll` comes from: its own message."""
+    return {"channel_id": poll.channel_id, "message_ts": poll.message_ts}
+
+
 def opt_in(repo, channel, since, tz="Europe/Berlin", weekday=0, at="10:00"):
     row, _ = repo.opt_in(channel, "T0TRUCE01", weekday, at, tz, since)
     return row
@@ -217,10 +222,10 @@ def open_poll(service, repo, fake_slack, channel="C0PULSE001"):
 def test_one_answer_per_person_which_they_can_change(service, repo, fake_slack, sessions):
     poll = open_poll(service, repo, fake_slack)
     at = MONDAY_W14 + timedelta(hours=1)
-    service.vote(poll.id, "U0AE00001", "score", 2, at)
-    service.vote(poll.id, "U0AE00001", "score", 5, at)
-    service.vote(poll.id, "U0AE00001", "side", "sales", at)
-    vote = service.vote(poll.id, "U0AE00002", "score", 3, at)
+    service.vote(poll.id, "U0AE00001", "score", 2, at, **on_poll(poll))
+    service.vote(poll.id, "U0AE00001", "score", 5, at, **on_poll(poll))
+    service.vote(poll.id, "U0AE00001", "side", "sales", at, **on_poll(poll))
+    vote = service.vote(poll.id, "U0AE00002", "score", 3, at, **on_poll(poll))
     assert vote.status == "ok" and vote.responses == 2 and vote.first
     with sessions() as session:
         rows = session.execute(select(PulseResponse.side, PulseResponse.score)).all()
@@ -230,7 +235,7 @@ def test_one_answer_per_person_which_they_can_change(service, repo, fake_slack, 
 def test_the_reminder_comes_once_mid_way_and_names_nobody(service, repo, fake_slack):
     poll = open_poll(service, repo, fake_slack)
     for user in ("U0AE00001", "U0AE00002"):
-        service.vote(poll.id, user, "score", 4, MONDAY_W14 + timedelta(hours=2))
+        service.vote(poll.id, user, "score", 4, MONDAY_W14 + timedelta(hours=2), **on_poll(poll))
     service.tick(MONDAY_W14 + timedelta(days=1))
     assert posts(fake_slack) == []
     service.tick(MONDAY_W14 + timedelta(days=1, hours=12, minutes=1))
@@ -243,8 +248,8 @@ def test_the_reminder_comes_once_mid_way_and_names_nobody(service, repo, fake_sl
 
 def test_with_two_answers_the_summary_says_too_few(service, repo, fake_slack, sessions):
     poll = open_poll(service, repo, fake_slack)
-    service.vote(poll.id, "U0AE00001", "score", 1, MONDAY_W14 + timedelta(hours=1))
-    service.vote(poll.id, "U0AE00002", "score", 5, MONDAY_W14 + timedelta(hours=1))
+    service.vote(poll.id, "U0AE00001", "score", 1, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
+    service.vote(poll.id, "U0AE00002", "score", 5, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
     service.tick(MONDAY_W14 + timedelta(days=3, minutes=1))
     (summary,) = posts(fake_slack)
     assert "too few to show" in summary.params["text"]
@@ -259,7 +264,9 @@ def test_with_two_answers_the_summary_says_too_few(service, repo, fake_slack, se
 def test_a_closed_poll_takes_no_more_answers(service, repo, fake_slack):
     poll = open_poll(service, repo, fake_slack)
     service.tick(MONDAY_W14 + timedelta(days=3, minutes=1))
-    vote = service.vote(poll.id, "U0AE00001", "score", 3, MONDAY_W14 + timedelta(days=3, minutes=2))
+    vote = service.vote(
+        poll.id, "U0AE00001", "score", 3, MONDAY_W14 + timedelta(days=3, minutes=2), **on_poll(poll)
+    )
     assert vote.status == "closed"
     assert repo.response_count(poll.id) == 0
 
@@ -267,8 +274,10 @@ def test_a_closed_poll_takes_no_more_answers(service, repo, fake_slack):
 def test_the_summary_comes_with_a_chart_in_its_thread(service, repo, fake_slack):
     poll = open_poll(service, repo, fake_slack)
     for n, (side, score) in enumerate([("sales", 2), ("sales", 3), ("sales", 4), ("marketing", 5)]):
-        service.vote(poll.id, f"U0AE0000{n}", "side", side, MONDAY_W14 + timedelta(hours=1))
-        service.vote(poll.id, f"U0AE0000{n}", "score", score, MONDAY_W14 + timedelta(hours=1))
+        service.vote(poll.id, f"U0AE0000{n}", "side", side, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
+        service.vote(
+            poll.id, f"U0AE0000{n}", "score", score, MONDAY_W14 + timedelta(hours=1), **on_poll(poll)
+        )
     service.tick(MONDAY_W14 + timedelta(days=3, minutes=1))
     (summary,) = posts(fake_slack)
     assert "4 people answered" in summary.params["text"] and "3.5/5" in summary.params["text"]
@@ -285,7 +294,7 @@ def test_the_summary_comes_with_a_chart_in_its_thread(service, repo, fake_slack)
 def test_a_refused_chart_upload_leaves_the_text_summary(service, repo, fake_slack, caplog):
     poll = open_poll(service, repo, fake_slack)
     for n in range(3):
-        service.vote(poll.id, f"U0AE0000{n}", "score", 4, MONDAY_W14 + timedelta(hours=1))
+        service.vote(poll.id, f"U0AE0000{n}", "score", 4, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
     fake_slack.fault = lambda method, params, attempt: (
         (200, {}, {"ok": False, "error": "missing_scope"}) if method == "files.getUploadURLExternal" else None
     )
@@ -300,7 +309,7 @@ def test_a_refused_chart_upload_leaves_the_text_summary(service, repo, fake_slac
 def test_a_summary_that_cannot_be_posted_is_retried_not_lost(service, repo, fake_slack, sessions):
     poll = open_poll(service, repo, fake_slack)
     for n in range(3):
-        service.vote(poll.id, f"U0AE0000{n}", "score", 3, MONDAY_W14 + timedelta(hours=1))
+        service.vote(poll.id, f"U0AE0000{n}", "score", 3, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
     down = {"on": True}
     fake_slack.fault = lambda method, params, attempt: (
         (500, {}, {"ok": False, "error": "internal_error"})
@@ -323,7 +332,7 @@ def test_a_summary_that_cannot_be_posted_is_retried_not_lost(service, repo, fake
 def test_a_rate_limited_summary_is_posted_once(service, repo, fake_slack):
     poll = open_poll(service, repo, fake_slack)
     for n in range(3):
-        service.vote(poll.id, f"U0AE0000{n}", "score", 3, MONDAY_W14 + timedelta(hours=1))
+        service.vote(poll.id, f"U0AE0000{n}", "score", 3, MONDAY_W14 + timedelta(hours=1), **on_poll(poll))
     fake_slack.fault = lambda method, params, attempt: (
         (429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"})
         if method == "chat.postMessage" and attempt == 1
@@ -341,7 +350,9 @@ def test_the_trend_reads_earlier_weeks(service, repo, fake_slack, sessions):
         service.tick(monday + timedelta(seconds=5))
         poll = repo.polls(["open"])[0]
         for n in range(3):
-            service.vote(poll.id, f"U0AE0000{n}", "score", score, monday + timedelta(hours=1))
+            service.vote(
+                poll.id, f"U0AE0000{n}", "score", score, monday + timedelta(hours=1), **on_poll(poll)
+            )
         service.tick(monday + timedelta(days=3, minutes=1))
     last = [c for c in posts(fake_slack) if "Pulse results" in c.params["text"]][-1]
     assert "W13 no poll · W14 2.0 · W15 3.0 · W16 5.0" in last.params["text"]

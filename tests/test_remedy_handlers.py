@@ -34,6 +34,16 @@ def test_a_situation_is_counted_without_its_text(app, fake_slack, deps):
     assert "Acme" not in all_stored_text(deps.sessions)
 
 
+def test_a_situation_asked_in_a_dm_is_counted_without_a_channel(app, fake_slack, deps):
+    command = slash_command("/remedy", SITUATION, fake_slack.response_url(), channel="D0PAT00001")
+    dispatch_form(app, command | {"channel_name": "directmessage"})
+    assert "credit" in fake_slack.calls_to("response_url")[0].params["text"].lower()
+    with deps.sessions() as session:
+        (event,) = session.query(DiagnosisEvent).all()
+    assert (event.label, event.channel_id) == ("credit_dispute", None)
+    assert "D0PAT00001" not in all_stored_text(deps.sessions)
+
+
 def test_a_classifier_failure_gets_a_friendly_answer(app, fake_slack, deps, monkeypatch):
     def broken(text):
         raise RuntimeError("model exploded")

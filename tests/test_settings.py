@@ -62,6 +62,7 @@ def test_api_url_gets_a_trailing_slash():
         ({**SLACK, "TRUCE_PULSE_DAY": "someday"}, "TRUCE_PULSE_DAY"),
         ({**SLACK, "TRUCE_PULSE_TIME": "25:00"}, "TRUCE_PULSE_TIME"),
         ({**SLACK, "SLACK_API_TIMEOUT": "0"}, "SLACK_API_TIMEOUT"),
+        ({**SLACK, "TRUCE_TIMEZONE": "America"}, "TRUCE_TIMEZONE"),  # a folder of the zone database
     ],
 )
 def test_each_problem_names_its_variable_on_one_line(env, named):

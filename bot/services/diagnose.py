@@ -69,6 +69,16 @@ class Said:
     ts: str = ""
 
 
+def counted_channel(channel_id: str | None, channel_name: str = "") -> str | None:
+    """The channel a diagnosis is counted in, or None where keeping it would narrow down who asked:
+    a DM (ids start with D; /remedy names it "directmessage") or a group DM ("mpdm-...")."""
+    if not channel_id or channel_id.startswith("D"):
+        return None
+    if channel_name == "directmessage" or channel_name.startswith("mpdm-"):
+        return None
+    return channel_id
+
+
 def confidence_words(p: float) -> str:
     if p >= 0.8:
         return "I'm fairly sure"

@@ -6,6 +6,8 @@ Each line is one labelled example that `python -m model train --with-feedback FI
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sys
@@ -16,6 +18,18 @@ from typing import TextIO
 
 from bot.storage.repository import Repository
 from model.labels import LABELS
+
+
+def helpful_key(secret: str, reply: str, user_id: str) -> str:
+    """Who said which reply was helpful, as a keyed hash: enough to count each person once per
+    reply, useless without the secret (TRUCE_PULSE_KEY)."""
+    return hmac.new(secret.encode(), f"helpful:{reply}:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def may_keep_text(asker: str, saver: str) -> bool:
+    """A correction keeps the message's text only when the person saving it is the one who asked
+    Truce about it: nobody can store someone else's words."""
+    return bool(asker) and asker == saver
 
 
 def correction_records(repo: Repository) -> list[dict]:

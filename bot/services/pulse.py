@@ -121,12 +121,13 @@ _DAY_NAMES = (
 
 
 def find_timezone(name: str) -> str | None:
-    """An IANA zone name as written by a person (any case), or None."""
+    """An IANA zone name as written by a person (any case), or None. Whatever was typed, the answer
+    is a name or None: a folder of the zone database ("America") or an unreadable file is no zone."""
     name = name.strip()
     try:
         ZoneInfo(name)
         return name
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         pass
     lowered = name.lower()
     return next((z for z in sorted(zoneinfo.available_timezones()) if z.lower() == lowered), None)
@@ -147,22 +148,32 @@ def parse_clock(text: str) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
+class ScheduleError(ValueError):
+    """A schedule a person typed that can't be read. `word` is what they typed (shown back to them,
+    escaped, by the view), `complaint` what is wrong with it."""
+
+    def __init__(self, complaint: str, word: str = ""):
+        super().__init__(f"`{word}` {complaint}" if word else complaint)
+        self.complaint = complaint
+        self.word = word
+
+
 def parse_schedule(words: list[str], default_tz: str) -> Schedule:
-    """`fri 15:00 [Europe/Berlin]` -> Schedule. Raises ValueError with a message for the person."""
+    """`fri 15:00 [Europe/Berlin]` -> Schedule. Raises ScheduleError saying what is wrong."""
     if len(words) not in (2, 3):
-        raise ValueError("Give a day and a time, and optionally a timezone: `fri 15:00 Europe/Berlin`.")
+        raise ScheduleError("Give a day and a time, and optionally a timezone: `fri 15:00 Europe/Berlin`.")
     day = _DAY_NAMES.get(words[0].lower().rstrip("."))
     if day is None:
-        raise ValueError(f"`{words[0]}` is not a weekday; use mon, tue, wed, thu, fri, sat or sun.")
+        raise ScheduleError("is not a weekday; use mon, tue, wed, thu, fri, sat or sun.", words[0])
     try:
         clock = parse_clock(words[1])
     except ValueError:
-        raise ValueError(f"`{words[1]}` is not a time; use 24-hour time like `15:00`.") from None
+        raise ScheduleError("is not a time; use 24-hour time like `15:00`.", words[1]) from None
     tz = default_tz
     if len(words) == 3:
         found = find_timezone(words[2])
         if found is None:
-            raise ValueError(f"`{words[2]}` is not a timezone I know; use an IANA name like `Europe/Berlin`.")
+            raise ScheduleError("is not a timezone I know; use an IANA name like `Europe/Berlin`.", words[2])
         tz = found
     return Schedule(day, clock, tz)
 
@@ -519,10 +530,28 @@ class PulseService:
 
     # ---- votes ---------------------------------------------------------------------------------
     def vote(
-        self, poll_id: int, user_id: str, field_name: str, value: str | int, now: datetime | None = None
+        self,
+        poll_id: int,
+        user_id: str,
+        field_name: str,
+        value: str | int,
+        now: datetime | None = None,
+        *,
+        channel_id: str,
+        message_ts: str,
     ) -> Vote:
+        """Record one click. `channel_id` and `message_ts` are where the click came from: a button
+        value copied into another message (or channel) is not an answer to the poll."""
         voter = voter_hash(self.settings.pulse_hash_key, poll_id, user_id)
-        return self.repo.record_answer(poll_id, voter, field_name, value, now or self.clock())
+        return self.repo.record_answer(
+            poll_id,
+            voter,
+            field_name,
+            value,
+            now or self.clock(),
+            channel_id=channel_id,
+            message_ts=message_ts,
+        )
 
     def refresh_count(self, poll_id: int) -> None:
         """Show the new number of responses on the poll message (the number only)."""
@@ -587,13 +616,29 @@ class PulseService:
     # ---- close ---------------------------------------------------------------------------------
     def close_due(self, now: datetime, channel_ids=None, force: bool = False, stopping=None) -> Report:
         report = Report()
+        erased = False
         for poll in self.repo.polls(["open"], channel_ids):
             if stopping and stopping.is_set():
                 break
             if not force and poll.closes_at > now:
                 continue
-            report.add(self.close(poll, now, force))
+            outcome, done = self._close(poll, now, force)
+            report.add(outcome)
+            erased = erased or done
+        if erased:
+            self.purge_erased()
         return report
+
+    def purge_erased(self) -> None:
+        """Once per batch of closes: the erased hashes leave the database files too (see
+        PulseRepository.purge_erased). A failure leaves them in free space until the next close."""
+        try:
+            self.repo.purge_erased()
+        except Exception as exc:
+            logger.warning(
+                "pulse: erased voter hashes may linger in the database files until the next close (%s)",
+                type(exc).__name__,
+            )
 
     def results_for(self, poll: PulsePoll) -> PulseResults:
         return aggregate(self.repo.answers(poll.id), self.settings.pulse_min_responses)
@@ -607,8 +652,15 @@ class PulseService:
     def close(self, poll: PulsePoll, now: datetime, force: bool = False) -> str:
         """Post the summary, keep the aggregates, erase the voter hashes. Returns the outcome:
         closed | already | failed | removed."""
+        outcome, erased = self._close(poll, now, force)
+        if erased:
+            self.purge_erased()
+        return outcome
+
+    def _close(self, poll: PulsePoll, now: datetime, force: bool) -> tuple[str, bool]:
+        """close() without the purge: (outcome, whether the hashes were erased)."""
         if not self.repo.claim_close(poll.id, now, now + LEASE, force):
-            return "already"
+            return "already", False
         results = self.results_for(poll)
         summary, points = self.summary_for(poll, results)
         summary_ts = None
@@ -620,7 +672,7 @@ class PulseService:
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in GONE_ERRORS:
-                return self._retry_close(poll, now, error)
+                return self._retry_close(poll, now, error), False
             self._mark_gone(poll.channel_id, error)
             outcome = "removed"  # close it anyway: the hashes must not outlive the poll
         except TimeoutError:
@@ -633,14 +685,14 @@ class PulseService:
             )
             outcome = "failed"
         except (SlackClientError, OSError) as exc:
-            return self._retry_close(poll, now, _why(exc))
+            return self._retry_close(poll, now, _why(exc)), False
         self.repo.finish_close(poll.id, summary_ts, results.responses, results.avg_score, now)
         logger.info("pulse: poll %s in %s closed", poll.id, poll.channel_id)
         if summary_ts is None:
-            return outcome
+            return outcome, True
         self._mark_poll_closed(poll, results.responses)
         self._upload_chart(poll, points, summary_ts)
-        return outcome
+        return outcome, True
 
     def _retry_close(self, poll: PulsePoll, now: datetime, why: str) -> str:
         self.repo.release_close(poll.id, now + timedelta(minutes=2))

@@ -40,6 +40,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Deleted or overwritten content (an erased voter hash) is zeroed, not left in free space.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine

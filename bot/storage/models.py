@@ -3,6 +3,7 @@ corrections, and no Slack user id next to any pulse answer."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -11,6 +12,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def random_id() -> str:
+    """A key that says nothing about when its row was written."""
+    return secrets.token_hex(16)
 
 
 class Base(DeclarativeBase):
@@ -26,12 +32,13 @@ class HandledRequest(Base):
 
 
 class DiagnosisEvent(Base):
-    """A count, not a record of speech: which cause was named, where and when. No text, no user."""
+    """A count, not a record of speech: which cause was named, where and when. No text, no user.
+    `channel_id` is None for DMs and the private shortcut: there, where would narrow down who asked."""
 
     __tablename__ = "diagnosis_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32), default="")
-    channel_id: Mapped[str] = mapped_column(String(32), default="")
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
     label: Mapped[str] = mapped_column(String(40))
     surface: Mapped[str] = mapped_column(String(16))  # mention | shortcut | remedy | console
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
@@ -58,6 +65,15 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String(40))
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HelpfulVote(Base):
+    """That someone already said a reply was helpful: a keyed hash of (reply, user), so "Helpful"
+    counts once per person per reply while nothing here says who. No time, no rowid, no order."""
+
+    __tablename__ = "helpful_votes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class PulseChannel(Base):
@@ -101,11 +117,17 @@ class PulsePoll(Base):
 
 class PulseResponse(Base):
     """One anonymous answer. `voter_hash` is a keyed hash of (poll, user) used only to let a person
-    change their answer while the poll is open; it is erased when the poll closes."""
+    change their answer while the poll is open; it is erased when the poll closes.
+
+    The key is random, and on SQLite the table has no hidden rowid, so neither the ids nor the
+    storage order keep the order in which people first answered."""
 
     __tablename__ = "pulse_responses"
-    __table_args__ = (UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = (
+        UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),
+        {"sqlite_with_rowid": False},
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
     poll_id: Mapped[int] = mapped_column(ForeignKey("pulse_polls.id", ondelete="CASCADE"), index=True)
     voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     side: Mapped[str | None] = mapped_column(String(12), nullable=True)  # sales | marketing | other

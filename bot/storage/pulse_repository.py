@@ -39,7 +39,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class Vote:
-    """What recording a click did: `status` is ok | closed | missing."""
+    """What recording a click did: `status` is ok | closed | missing | elsewhere (the click did not
+    come from the poll's own message)."""
 
     status: str
     answer: Answer | None = None
@@ -288,8 +289,19 @@ class PulseRepository(SessionRepository):
             ]
 
     # ---- answers --------------------------------------------------------------------------
-    def record_answer(self, poll_id: int, voter_hash: str, field: str, value, now: datetime) -> Vote:
-        """Set one of a person's answers (side, score or cause) while the poll is open."""
+    def record_answer(
+        self,
+        poll_id: int,
+        voter_hash: str,
+        field: str,
+        value,
+        now: datetime,
+        *,
+        channel_id: str,
+        message_ts: str,
+    ) -> Vote:
+        """Set one of a person's answers (side, score or cause) while the poll is open. The click
+        counts only when it came from the poll's own message (`channel_id`, `message_ts`)."""
         if field not in FIELDS:
             raise ValueError(f"unknown answer field {field!r}")
         for _ in range(2):  # a double click can race to insert the same person's row
@@ -298,6 +310,8 @@ class PulseRepository(SessionRepository):
                     poll = session.get(PulsePoll, poll_id)
                     if poll is None:
                         return Vote("missing")
+                    if not poll.message_ts or (poll.channel_id, poll.message_ts) != (channel_id, message_ts):
+                        return Vote("elsewhere")
                     closes_at = as_utc(poll.closes_at)
                     if poll.status != "open" or closes_at <= now:
                         return Vote("closed", channel_id=poll.channel_id, closes_at=closes_at)
@@ -402,6 +416,33 @@ class PulseRepository(SessionRepository):
                 .values(voter_hash=None)
                 .execution_options(synchronize_session=False)
             )
+
+    def purge_erased(self) -> None:
+        """Make hashes erased by `finish_close` unrecoverable from the database files, as far as the
+        engine allows. Runs outside any transaction. Raises SQLAlchemyError, or RuntimeError when
+        SQLite could not finish.
+
+        SQLite (every connection has secure_delete on, so freed space is zeroed): a TRUNCATE
+        checkpoint copies the write-ahead log into the database file and empties the log, which
+        still held the pages as they were before the erase.
+        PostgreSQL: UPDATE leaves the old row versions, hash included, in the table and its
+        indexes, and a plain VACUUM only marks their space free, bytes intact. CLUSTER rewrites the
+        table and its indexes into new files (the old ones are deleted), ordered by the random key,
+        so the storage order no longer follows the order of the first clicks either.
+        """
+        engine = self._sessions.kw["bind"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if engine.dialect.name == "sqlite":
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                if busy:
+                    raise RuntimeError("the write-ahead log is in use; it was not emptied")
+            elif engine.dialect.name == "postgresql":
+                # An exclusive lock, held briefly: votes wait, and a long reader makes us give up.
+                conn.exec_driver_sql("SET lock_timeout = '10s'")
+                try:
+                    conn.exec_driver_sql("CLUSTER pulse_responses USING pulse_responses_pkey")
+                finally:
+                    conn.exec_driver_sql("RESET lock_timeout")
 
     def release_close(self, poll_id: int, at: datetime) -> None:
         with self.transaction() as session:

@@ -16,6 +16,7 @@ from bot.storage.models import (
     DiagnosisEvent,
     Feedback,
     HandledRequest,
+    HelpfulVote,
     PulseChannel,
     PulsePoll,
 )
@@ -60,22 +61,50 @@ class Repository(SessionRepository):
             return session.execute(delete(HandledRequest).where(HandledRequest.created_at < before)).rowcount
 
     # ---- diagnoses, feedback, corrections ----------------------------------------------------
-    def record_diagnosis(self, label: str, surface: str, team_id: str = "", channel_id: str = "") -> None:
+    def record_diagnosis(
+        self, label: str, surface: str, team_id: str = "", channel_id: str | None = None
+    ) -> None:
         with self.transaction() as session:
-            session.add(DiagnosisEvent(label=label, surface=surface, team_id=team_id, channel_id=channel_id))
-
-    def diagnosis_counts(self, since: datetime) -> dict[str, int]:
-        with self._sessions() as session:
-            rows = session.execute(
-                select(DiagnosisEvent.label, func.count())
-                .where(DiagnosisEvent.created_at >= since)
-                .group_by(DiagnosisEvent.label)
+            session.add(
+                DiagnosisEvent(label=label, surface=surface, team_id=team_id, channel_id=channel_id or None)
             )
-            return {label: count for label, count in rows}
+
+    def diagnosis_counts(self, since: datetime, channel_ids: Iterable[str]) -> dict[str, int]:
+        """Diagnoses per cause since `since`, in the given channels only (never DMs or shortcuts,
+        which keep no channel)."""
+        wanted = sorted(set(channel_ids))
+        if not wanted:
+            return {}
+        counts: dict[str, int] = {}
+        with self._sessions() as session:
+            for start in range(0, len(wanted), 500):  # bounded IN lists, however many channels
+                rows = session.execute(
+                    select(DiagnosisEvent.label, func.count())
+                    .where(
+                        DiagnosisEvent.created_at >= since,
+                        DiagnosisEvent.channel_id.in_(wanted[start : start + 500]),
+                    )
+                    .group_by(DiagnosisEvent.label)
+                )
+                for label, count in rows:
+                    counts[label] = counts.get(label, 0) + count
+        return counts
 
     def record_feedback(self, label: str, helpful: bool) -> None:
         with self.transaction() as session:
             session.add(Feedback(label=label, helpful=helpful))
+
+    def record_helpful(self, label: str, key: str) -> bool:
+        """Count a "Helpful" for `label` unless `key` (who, for which reply; keyed) was counted
+        already. True if it was counted now."""
+        try:
+            with self.transaction() as session:
+                session.add(HelpfulVote(key=key))
+                session.flush()
+                session.add(Feedback(label=label, helpful=True))
+        except IntegrityError:
+            return False
+        return True
 
     def add_correction(self, text: str, predicted: str, label: str, surface: str, model_version: str) -> int:
         with self.transaction() as session:

@@ -23,9 +23,12 @@ REMEDIES_SHOWN = 3
 RUNNER_UP_SHOWN_FROM = 0.15  # a second cause worth naming, not noise
 
 
-def encode_feedback(label: str, surface: str, text: str) -> str:
-    """The button value carries what a correction needs, so no text is stored unless submitted."""
-    return fit_json({"l": label, "s": surface, "t": text}, "t", BUTTON_VALUE_MAX)
+def encode_feedback(label: str, surface: str, text: str, asker: str = "") -> str:
+    """The button value carries what a correction needs, so no text is stored unless submitted.
+    `asker` is who asked Truce (the mention's author, the shortcut's or /remedy's user): only they
+    may save the text. It travels with the button and is never stored. Slack signs the clicks and
+    people cannot edit a bot message's buttons, so the value is as Truce posted it."""
+    return fit_json({"l": label, "s": surface, "a": asker, "t": text}, "t", BUTTON_VALUE_MAX)
 
 
 def decode_feedback(value: str) -> dict:
@@ -33,12 +36,13 @@ def decode_feedback(value: str) -> dict:
     return {
         "label": str(payload.get("l", "")),
         "surface": str(payload.get("s", "")),
+        "asker": str(payload.get("a", "")),
         "text": str(payload.get("t", "")),
     }
 
 
-def feedback_block(finding: Finding, surface: str) -> dict:
-    value = encode_feedback(finding.label, surface, finding.text)
+def feedback_block(finding: Finding, surface: str, asker: str = "") -> dict:
+    value = encode_feedback(finding.label, surface, finding.text, asker)
     return actions(
         button(":thumbsup: Helpful", ids.FEEDBACK_HELPFUL, value),
         button(":thinking_face: Not quite", ids.FEEDBACK_NOT_QUITE, value),
@@ -97,7 +101,7 @@ def follow_up_line(finding: Finding) -> str | None:
     return f"Thanks, then it looks more like *{escape(finding.cause.title.lower())}* than {escape(read.previous.title.lower())}."
 
 
-def friction_message(finding: Finding, surface: str, permalink: str | None = None) -> dict:
+def friction_message(finding: Finding, surface: str, permalink: str | None = None, asker: str = "") -> dict:
     cause = finding.cause
     assert cause is not None and finding.diagnosis is not None
     read = finding.conversation
@@ -134,7 +138,7 @@ def friction_message(finding: Finding, surface: str, permalink: str | None = Non
         more += f" · Could also be: {finding.closest[0].title.lower()}"
     blocks.append(context(more))
     blocks.extend(note_blocks(finding))
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     fallback = f"{sure} this is {cause.title.lower()}. First step: {cause.remedies[0].title}."
     if follow_up:
         fallback = to_fallback(follow_up) + " " + fallback
@@ -163,7 +167,7 @@ def note_blocks(finding: Finding) -> list[dict]:
     return [context(unread_note(*finding.unread))] if finding.unread else []
 
 
-def unsure_message(finding: Finding, surface: str) -> dict:
+def unsure_message(finding: Finding, surface: str, asker: str = "") -> dict:
     names = " or ".join(f"*{escape(c.title.lower())}*" for c in finding.closest)
     read = f"{what_was_read(finding.conversation)}. " if finding.conversation else ""
     text = (
@@ -175,18 +179,18 @@ def unsure_message(finding: Finding, surface: str) -> dict:
     if finding.closest:
         blocks.append(cause_buttons(finding.closest))
     blocks.extend(note_blocks(finding))
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     return message(to_fallback(text), blocks)
 
 
-def no_friction_message(finding: Finding, surface: str) -> dict:
+def no_friction_message(finding: Finding, surface: str, asker: str = "") -> dict:
     read = f"{what_was_read(finding.conversation)} and I" if finding.conversation else "I"
     text = (
         f":relieved: {read} don't see friction between Sales and Marketing in this. "
         "If there is some, tell me a sentence more about what went wrong, or type `/remedy` to browse the playbook."
     )
     return message(
-        to_fallback(text), [section(text), *note_blocks(finding), feedback_block(finding, surface)]
+        to_fallback(text), [section(text), *note_blocks(finding), feedback_block(finding, surface, asker)]
     )
 
 
@@ -225,15 +229,15 @@ def to_fallback(mrkdwn_text: str) -> str:
 
 
 def diagnosis_message(
-    finding: Finding, playbook: Playbook, surface: str, permalink: str | None = None
+    finding: Finding, playbook: Playbook, surface: str, permalink: str | None = None, asker: str = ""
 ) -> dict:
     if finding.verdict is Verdict.EMPTY:
         return help_message(playbook)
     if finding.verdict is Verdict.FRICTION:
-        return friction_message(finding, surface, permalink)
+        return friction_message(finding, surface, permalink, asker)
     if finding.verdict is Verdict.UNSURE:
-        return unsure_message(finding, surface)
-    return no_friction_message(finding, surface)
+        return unsure_message(finding, surface, asker)
+    return no_friction_message(finding, surface, asker)
 
 
 def error_message() -> dict:

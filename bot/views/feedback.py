@@ -30,11 +30,13 @@ def correction_options(playbook: Playbook) -> list[dict]:
 
 
 def encode_metadata(feedback: dict, channel_id: str = "") -> str:
-    """The text, the label Truce gave and where: exactly what a correction stores, nothing else."""
+    """The text, the label Truce gave and where: exactly what a correction stores, nothing else,
+    plus who asked Truce (compared with whoever saves; never stored)."""
     payload = {
         "t": feedback.get("text", ""),
         "p": feedback.get("label", ""),
         "s": feedback.get("surface", ""),
+        "a": feedback.get("asker", ""),
         "c": channel_id,
     }
     return fit_json(payload, "t", PRIVATE_METADATA_MAX)
@@ -46,6 +48,7 @@ def decode_metadata(raw: str) -> dict:
         "text": str(payload.get("t", "")),
         "predicted": str(payload.get("p", "")),
         "surface": str(payload.get("s", "")),
+        "asker": str(payload.get("a", "")),
         "channel_id": str(payload.get("c", "")),
     }
 
@@ -54,7 +57,19 @@ def _title(text: str) -> dict:
     return {"type": "plain_text", "text": clip(text, 24), "emoji": True}
 
 
+KEEPS_TEXT = (
+    ":lock: Saving keeps this message's text with your answer, so the next model learns from it. "
+    "Nothing else about it is kept, and nobody is told who corrected it. Cancel keeps nothing."
+)
+LABEL_ONLY = (
+    ":lock: Only the person who asked me can add the message's text, so saving counts your answer "
+    "as a label, without any text. Nobody is told who answered. Cancel keeps nothing."
+)
+
+
 def correction_modal(feedback: dict, playbook: Playbook, channel_id: str = "") -> dict:
+    """The picker. With no text in `feedback` (someone other than the asker clicked) it shows no
+    preview and says that only a label will be kept."""
     predicted = feedback.get("label", "")
     preview = clip(" ".join(feedback.get("text", "").split()), PREVIEW_CHARS)
     blocks = [
@@ -74,10 +89,7 @@ def correction_modal(feedback: dict, playbook: Playbook, channel_id: str = "") -
                 "options": correction_options(playbook),
             },
         },
-        context(
-            ":lock: Saving keeps this message's text with your answer, so the next model learns from it. "
-            "Nothing else about it is kept, and nobody is told who corrected it. Cancel keeps nothing."
-        ),
+        context(KEEPS_TEXT if feedback.get("text", "").strip() else LABEL_ONLY),
     ]
     return {
         "type": "modal",
@@ -90,11 +102,15 @@ def correction_modal(feedback: dict, playbook: Playbook, channel_id: str = "") -
     }
 
 
-def correction_thanks_view(label: str, playbook: Playbook) -> dict:
-    text = (
-        f":pray: Thanks! Saved as *{escape(label_title(label, playbook).lower())}*. "
-        "The next time the model is retrained with feedback, it learns from this."
-    )
+def correction_thanks_view(label: str, playbook: Playbook, kept_text: bool = True) -> dict:
+    title = escape(label_title(label, playbook).lower())
+    if kept_text:
+        text = (
+            f":pray: Thanks! Saved as *{title}*. "
+            "The next time the model is retrained with feedback, it learns from this."
+        )
+    else:
+        text = f":pray: Thanks! Counted as *{title}*, without the message's text."
     return {
         "type": "modal",
         "callback_id": ids.CORRECTION_VIEW,
@@ -104,8 +120,11 @@ def correction_thanks_view(label: str, playbook: Playbook) -> dict:
     }
 
 
-def helpful_thanks_message() -> dict:
-    text = "Thanks for telling me. Good luck with the next step!"
+def helpful_thanks_message(already: bool = False) -> dict:
+    if already:
+        text = "You already told me this helped, and it's counted once. Thanks again!"
+    else:
+        text = "Thanks for telling me. Good luck with the next step!"
     return message(text, [section(f":raised_hands: {text}")])
 
 

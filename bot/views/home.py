@@ -129,10 +129,18 @@ def trend_blocks(data: HomeData) -> list[dict]:
 
 
 def counts_blocks(data: HomeData, playbook: Playbook) -> list[dict]:
-    blocks = [header(f"Diagnoses in the last {data.days} days")]
+    blocks = [header(f"Diagnoses in your channels, last {data.days} days")]
     counts = {label: n for label, n in data.diagnosis_counts.items() if n > 0}
     if not counts:
-        blocks.append(section("No diagnoses yet. Mention `@Truce` with what's going on, or try `/remedy`."))
+        if data.my_pulse_channels is None:  # Slack couldn't tell us the viewer's channels
+            blocks.append(section(":warning: I couldn't look up your channels just now, so no counts."))
+        else:
+            blocks.append(
+                section(
+                    "No diagnoses in your channels yet. Mention `@Truce` with what's going on, "
+                    "or try `/remedy`."
+                )
+            )
         return blocks
     causes = sorted(
         (c for c in playbook.causes if counts.get(c.id)), key=lambda c: counts[c.id], reverse=True
@@ -146,7 +154,12 @@ def counts_blocks(data: HomeData, playbook: Playbook) -> list[dict]:
     if counts.get(NONE):
         lines.append(f":relieved: No friction seen  {counts[NONE]}")
     blocks.append(_lines_section(lines))
-    blocks.append(context("Counts only: Truce keeps no message text unless someone submits a correction."))
+    blocks.append(
+        context(
+            "Counts only, from channels you are in; private diagnoses (DMs, *Diagnose friction*) are not "
+            "counted here. Truce keeps no message text unless someone submits a correction."
+        )
+    )
     return blocks
 
 

@@ -13,6 +13,7 @@ from bot import ids
 from bot.views.blocks import (
     actions,
     button,
+    clip,
     context,
     divider,
     escape,
@@ -155,6 +156,14 @@ def vote_confirmation(answer: Answer, closes_at: datetime, tz: str, playbook: Pl
 def poll_closed_reply() -> dict:
     text = "This poll has closed, so answers can no longer be changed. The results are in the channel."
     return message(text, [section(text)])
+
+
+def not_this_poll_reply() -> dict:
+    text = (
+        "This button doesn't belong to this poll, so your answer was not counted. "
+        "Answer on the weekly pulse message itself."
+    )
+    return message(text, [section(f":warning: {text}")])
 
 
 def reminder_message(responses: int, closes_at: datetime, tz: str, min_responses: int) -> dict:
@@ -313,6 +322,11 @@ USAGE = (
     "• `/pulse now` — post this week's poll now (once per week)\n"
     "• `/pulse results` — the latest results"
 )
+
+
+def schedule_problem(complaint: str, word: str = "") -> str:
+    """What was wrong with a typed schedule, the typed word escaped so it can't mention or link."""
+    return f"`{escape(clip(word, 60))}` {complaint}" if word else complaint
 
 
 def usage_message(problem: str | None = None) -> dict:

@@ -136,12 +136,14 @@ def _compact(cause: Cause, prefix: str = "") -> dict:
     )
 
 
-def diagnosis_result_message(finding: Finding, playbook: Playbook, surface: str = "remedy") -> dict:
+def diagnosis_result_message(
+    finding: Finding, playbook: Playbook, surface: str = "remedy", asker: str = ""
+) -> dict:
     """`/remedy <a situation>`: the best cause's card, the runner-up, and feedback buttons."""
     if finding.verdict is Verdict.UNSURE and finding.closest:
-        return unsure_message(finding, surface)
+        return unsure_message(finding, surface, asker)
     if finding.verdict is not Verdict.FRICTION or finding.cause is None:
-        return no_fit_message(finding, playbook, surface)
+        return no_fit_message(finding, playbook, surface, asker)
     best = finding.cause
     sure = confidence_words(finding.diagnosis.confidence if finding.diagnosis else 0.0)
     lead = f"{sure} this is *{escape(best.title.lower())}*."
@@ -157,11 +159,11 @@ def diagnosis_result_message(finding: Finding, playbook: Playbook, surface: str 
     blocks.append(
         context("Only you can see this. *Share in channel* posts the playbook card, not your words.")
     )
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     return message(f"{sure} this is {best.title.lower()}. First step: {best.remedies[0].title}.", blocks)
 
 
-def unsure_message(finding: Finding, surface: str = "remedy") -> dict:
+def unsure_message(finding: Finding, surface: str = "remedy", asker: str = "") -> dict:
     """Something is there but no cause stands out: the two closest, and a request for more."""
     best, *rest = finding.closest
     text = (
@@ -171,12 +173,12 @@ def unsure_message(finding: Finding, surface: str = "remedy") -> dict:
     blocks = [section(text), _compact(best, "*Closest:* ")]
     if rest:
         blocks.append(_compact(rest[0], "*Runner-up:* "))
-    blocks.append(feedback_block(finding, surface))
+    blocks.append(feedback_block(finding, surface, asker))
     fallback = f"I can't tell for sure. The closest pattern is {best.title.lower()}."
     return message(fallback, blocks)
 
 
-def no_fit_message(finding: Finding, playbook: Playbook, surface: str = "remedy") -> dict:
+def no_fit_message(finding: Finding, playbook: Playbook, surface: str = "remedy", asker: str = "") -> dict:
     """Nothing in the playbook fits: say so, list the causes, and let the person teach Truce."""
     text = (
         ":relieved: I don't recognise Sales–Marketing friction in that. If there is some, "
@@ -184,7 +186,7 @@ def no_fit_message(finding: Finding, playbook: Playbook, surface: str = "remedy"
     )
     blocks = [section(text), *_cause_list(playbook)]
     if finding.verdict is not Verdict.EMPTY:
-        blocks.append(feedback_block(finding, surface))
+        blocks.append(feedback_block(finding, surface, asker))
     return message("I don't recognise Sales–Marketing friction in that. Here are the causes I know.", blocks)
 
 

@@ -35,7 +35,9 @@ def vote(deps: Deps):
     def handle_vote(ack: Ack, body: dict, action: dict, client: WebClient, logger: logging.Logger) -> None:
         ack()
         user_id = (body.get("user") or {}).get("id") or ""
-        channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        container = body.get("container") or {}
+        channel_id = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts") or ""
         try:
             poll_id, field, value = parse_click(action)
             if field == "cause" and value != NOTHING and deps.playbook.get(str(value)) is None:
@@ -48,7 +50,9 @@ def vote(deps: Deps):
             return
         service = deps.pulse(client)
         try:
-            result = service.vote(poll_id, user_id, field, value)
+            result = service.vote(
+                poll_id, user_id, field, value, channel_id=channel_id, message_ts=message_ts
+            )
         except Exception as exc:  # no traceback: it could carry the answer being written
             logger.error("pulse: could not record an answer in poll %s (%s)", poll_id, type(exc).__name__)
             _tell(
@@ -63,6 +67,9 @@ def vote(deps: Deps):
             channel = service.repo.channel(result.channel_id)
             tz = channel.timezone if channel else deps.settings.pulse_timezone
             reply = views.vote_confirmation(result.answer, result.closes_at, tz, deps.playbook)
+        elif result.status == "elsewhere":
+            logger.warning("pulse: a click on poll %s from outside its message was not counted", poll_id)
+            reply = views.not_this_poll_reply()
         else:
             reply = views.poll_closed_reply()
         _tell(client, channel_id, user_id, reply, logger)

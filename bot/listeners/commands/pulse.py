@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.deps import Deps
-from bot.services.pulse import PulseService, Schedule, parse_schedule
+from bot.services.pulse import PulseService, Schedule, ScheduleError, parse_schedule
 from bot.storage.models import PulseChannel
 from bot.views import pulse as views
 from bot.views.blocks import clip, escape
@@ -117,8 +117,8 @@ def _off(service: PulseService, channel: PulseChannel, words: list[str], now: da
 def _schedule(service: PulseService, channel: PulseChannel, words: list[str], now: datetime):
     try:
         schedule = parse_schedule(words, channel.timezone)
-    except ValueError as exc:
-        return views.usage_message(str(exc)), False
+    except ScheduleError as exc:
+        return views.usage_message(views.schedule_problem(exc.complaint, exc.word)), False
     service.repo.set_schedule(channel.channel_id, schedule.weekday, schedule.time, schedule.timezone, now)
     channel = service.repo.channel(channel.channel_id)
     state = "" if channel.enabled else " (the pulse is off here; `/pulse on` starts it)"

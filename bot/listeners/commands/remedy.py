@@ -11,6 +11,7 @@ import logging
 from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
+from bot.services.diagnose import counted_channel
 from bot.services.remedy import QueryKind, interpret
 from bot.views.diagnosis import error_message
 from bot.views.remedy import cause_message, diagnosis_result_message, help_message
@@ -38,7 +39,9 @@ def handler(deps: Deps):
         ack()
         try:
             finding = deps.diagnoser.diagnose(query.text)
-            reply = diagnosis_result_message(finding, deps.playbook, SURFACE)
+            reply = diagnosis_result_message(
+                finding, deps.playbook, SURFACE, asker=command.get("user_id") or ""
+            )
         except Exception:
             logger.exception("could not diagnose a /remedy situation")
             respond(response_type="ephemeral", replace_original=False, **error_message())
@@ -46,7 +49,10 @@ def handler(deps: Deps):
         respond(response_type="ephemeral", replace_original=False, unfurl_links=False, **reply)
         try:
             deps.repo.record_diagnosis(
-                finding.label, SURFACE, context.team_id or "", command.get("channel_id") or ""
+                finding.label,
+                SURFACE,
+                context.team_id or "",
+                counted_channel(command.get("channel_id"), command.get("channel_name") or ""),
             )
         except Exception:
             logger.exception("could not count a diagnosis")

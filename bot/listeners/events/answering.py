@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.services.ask import Asked
-from bot.services.diagnose import Finding, Verdict
+from bot.services.diagnose import Finding, Verdict, counted_channel
 from bot.slack_calls import call
 from bot.views.diagnosis import diagnosis_message, error_message, help_message
 
@@ -33,7 +33,7 @@ def build_reply(
         read = finding.conversation
         if finding.verdict is Verdict.FRICTION and read is not None and read.clearest_ts:
             permalink = permalink_of(client, asked.channel, read.clearest_ts, logger)
-        return diagnosis_message(finding, deps.playbook, surface, permalink), finding
+        return diagnosis_message(finding, deps.playbook, surface, permalink, asker=asked.user), finding
     except Exception:
         logger.exception("could not diagnose a %s in %s", surface, asked.channel)
         return error_message(), None
@@ -75,6 +75,7 @@ def reply_to(
     if finding is None or finding.verdict is Verdict.EMPTY:
         return
     try:
-        deps.repo.record_diagnosis(finding.label, surface, asked.team, asked.channel)
+        # A DM (or group DM) keeps no channel id: it would narrow down who asked.
+        deps.repo.record_diagnosis(finding.label, surface, asked.team, counted_channel(asked.channel))
     except Exception:
         logger.exception("could not count a diagnosis")

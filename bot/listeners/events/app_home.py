@@ -50,7 +50,10 @@ def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger) ->
     )
     return HomeData(
         trends=trends,
-        diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS)),
+        # The same rule: counts from the viewer's channels only (DMs and shortcuts keep no channel).
+        diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS), mine)
+        if mine
+        else {},
         my_pulse_channels=pulse_channels,
         my_channel_ids=mine or frozenset(),
         min_responses=settings.pulse_min_responses,

@@ -55,7 +55,7 @@ def handler(deps: Deps):
             if finding.verdict is Verdict.EMPTY:
                 reply = nothing_to_read_message()
             else:
-                reply = diagnosis_message(finding, deps.playbook, surface=SURFACE)
+                reply = diagnosis_message(finding, deps.playbook, surface=SURFACE, asker=user)
         except Exception:
             logger.exception("could not diagnose a message for the shortcut")
             reply = error_message()
@@ -65,7 +65,8 @@ def handler(deps: Deps):
         sent = send_privately(client, channel, user, private_reply(reply), thread_ts, logger)
         if sent and finding is not None and finding.verdict is not Verdict.EMPTY:
             try:
-                deps.repo.record_diagnosis(finding.label, SURFACE, context.team_id or "", channel)
+                # No channel: the shortcut is private, and "where" would narrow down who asked.
+                deps.repo.record_diagnosis(finding.label, SURFACE, context.team_id or "", None)
             except Exception:
                 logger.exception("could not count a diagnosis")
 
