@@ -13,6 +13,20 @@ from bot.slack_calls import call
 from bot.views.diagnosis import diagnosis_message, error_message, help_message
 
 
+def asked_from_event(event: dict, context) -> Asked:
+    """A mention or a DM event, as the services read it."""
+    return Asked(
+        team=context.team_id or "",
+        channel=event["channel"],
+        user=event.get("user") or "",
+        text=event.get("text") or "",
+        ts=event["ts"],
+        thread_ts=event.get("thread_ts"),
+        bot_user_id=context.bot_user_id,
+        bot_id=context.bot_id,
+    )
+
+
 def permalink_of(client: WebClient, channel: str, ts: str, logger: logging.Logger) -> str | None:
     found = call(
         logger, client.chat_getPermalink, "chat.getPermalink", channel, channel=channel, message_ts=ts

@@ -8,8 +8,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.listeners.events.answering import reply_to
-from bot.services.ask import Asked
+from bot.listeners.events.answering import asked_from_event, reply_to
 
 
 def handler(deps: Deps):
@@ -18,16 +17,7 @@ def handler(deps: Deps):
         if not channel or not event.get("ts"):
             logger.warning("app_mention without a channel or ts; ignored")
             return
-        asked = Asked(
-            team=context.team_id or "",
-            channel=channel,
-            user=event.get("user") or "",
-            text=event.get("text") or "",
-            ts=event["ts"],
-            thread_ts=event.get("thread_ts"),
-            bot_user_id=context.bot_user_id,
-            bot_id=context.bot_id,
-        )
+        asked = asked_from_event(event, context)
         reply_to(
             deps, client, asked, surface="mention", reply_thread_ts=asked.thread_ts or asked.ts, logger=logger
         )

@@ -11,8 +11,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.listeners.events.answering import reply_to
-from bot.services.ask import Asked
+from bot.listeners.events.answering import asked_from_event, reply_to
 
 SURFACE = "dm"
 
@@ -32,16 +31,7 @@ def handler(deps: Deps):
     def handle_message(event: dict, context, client: WebClient, logger: logging.Logger) -> None:
         if not is_person_writing_to_truce(event, context.bot_user_id, context.bot_id):
             return
-        asked = Asked(
-            team=context.team_id or "",
-            channel=event["channel"],
-            user=event["user"],
-            text=event.get("text") or "",
-            ts=event["ts"],
-            thread_ts=event.get("thread_ts"),
-            bot_user_id=context.bot_user_id,
-            bot_id=context.bot_id,
-        )
+        asked = asked_from_event(event, context)
         # In a DM thread Truce reads the thread for context; a top-level DM is answered on its own words.
         reply_to(
             deps,
