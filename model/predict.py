@@ -202,7 +202,7 @@ class Classifier:
             if score <= 0 or len(terms) == k:
                 break
             words = {w for w in term.split() if w not in ENGLISH_STOP_WORDS}
-            if not words or words & seen_words or term in ("usermention", "link", "channel", "codeblock"):
+            if not words or words & seen_words or term in ("link", "channel", "codeblock"):
                 continue  # stop words explain nothing; overlapping n-grams say the same thing twice
             terms.append(term)
             seen_words |= words

@@ -10,7 +10,7 @@ from model.playbook import Cause, Playbook
 from model.predict import Classifier, Diagnosis
 from model.text import strip_mentions, to_plain
 
-# Enough text to classify well; a 40,000-character paste is cut before the model sees it.
+# Enough text to classify well; a 40,000-character paste is cut before anything else reads it.
 MAX_CLASSIFY_CHARS = 4000
 
 
@@ -49,15 +49,16 @@ class Diagnoser:
         self.playbook = playbook
 
     def diagnose(self, raw_text: str, bot_user_id: str | None = None) -> Finding:
-        text = strip_mentions(raw_text or "", bot_user_id)
+        # Cut first: whatever reads the text after this (markup patterns, the model) sees at most this much.
+        text = strip_mentions((raw_text or "")[:MAX_CLASSIFY_CHARS], bot_user_id)
         if not to_plain(text).strip(" .?!@"):
             return Finding(Verdict.EMPTY, text)
-        diagnosis = self.classifier.predict(text[:MAX_CLASSIFY_CHARS])
+        diagnosis = self.classifier.predict(text)
         causes = [self.playbook.get(label) for label, _ in diagnosis.ranked if label != NONE]
         causes = [c for c in causes if c is not None]
         if diagnosis.is_friction:
             cause = self.playbook[diagnosis.label]
-            evidence = tuple(self.classifier.explain(text[:MAX_CLASSIFY_CHARS], diagnosis.label))
+            evidence = tuple(self.classifier.explain(text, diagnosis.label))
             return Finding(Verdict.FRICTION, text, diagnosis, cause, tuple(causes[1:3]), evidence)
         best_cause_p = max((p for label, p in diagnosis.ranked if label != NONE), default=0.0)
         verdict = Verdict.UNSURE if best_cause_p >= self.classifier.threshold / 2 else Verdict.NONE
