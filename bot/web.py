@@ -1,4 +1,4 @@
-"""The production HTTP face of Truce: a WSGI app served by gunicorn (`python -m bot serve`).
+"""The production HTTP face of Truce: a WSGI app served by waitress (`python -m bot serve`).
 
 POST /slack/events  events, slash commands and interactivity (one Request URL for all)
 GET  /healthz       200 once the app, the model and the database are ready
