@@ -62,7 +62,9 @@ class TruceServer:
             channel_timeout=IDLE_CLOSE_SECONDS,
             connection_limit=CONNECTION_LIMIT,
             asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
-            max_request_body_size=self.settings.max_body_bytes,  # larger bodies: 413 before buffering
+            # Up to twice the limit a body is read, so the front door's 413 reaches a client that is still
+            # sending; beyond that waitress answers 413 from the headers and closes, buffering nothing.
+            max_request_body_size=2 * self.settings.max_body_bytes,
             ident="truce",
         )
 
