@@ -58,8 +58,9 @@ def children(pid: int) -> list[int]:
     return kids
 
 
-def workers_rss_mb(pid: int) -> float:
-    return round(sum(rss_kb(child) for child in children(pid)) / 1024, 1)
+def server_rss_mb(pid: int) -> float:
+    """The web process and any children it has (one waitress process today)."""
+    return round(sum(rss_kb(p) for p in [pid, *children(pid)]) / 1024, 1)
 
 
 def run_soak(
@@ -92,7 +93,7 @@ def run_soak(
             ]
             statuses: Counter = Counter()
             latencies: list[float] = []
-            rss = {"start": workers_rss_mb(server.process.pid)}
+            rss = {"start": server_rss_mb(server.process.pid)}
 
             sent_at: dict[str, float] = {}
 
@@ -109,7 +110,7 @@ def run_soak(
                         statuses[reply.status] += 1
                         latencies.append(reply.seconds)
                 if i == mentions // 5:
-                    rss["warm"] = workers_rss_mb(server.process.pid)
+                    rss["warm"] = server_rss_mb(server.process.pid)
 
             started = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
@@ -118,7 +119,7 @@ def run_soak(
             fake.wait_for("chat.postMessage", mentions, timeout=120)
             time.sleep(1.5)  # late duplicates would land now
             drained_s = time.perf_counter() - started
-            rss["end"] = workers_rss_mb(server.process.pid)
+            rss["end"] = server_rss_mb(server.process.pid)
 
             posted = Counter(
                 (c.params.get("channel"), c.params.get("thread_ts"))
@@ -147,7 +148,7 @@ def run_soak(
                 "http_429_served": posts_seen["429"],
                 "send_seconds": round(sent_s, 1),
                 "drain_seconds": round(drained_s, 1),
-                "workers_rss_mb": rss,
+                "server_rss_mb": rss,
                 "server_alive": server.process.poll() is None,
                 "tracebacks_in_log": server.logs().count("Traceback"),
             }

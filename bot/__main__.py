@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="start in the mode the configuration implies (default)")
-    serve = sub.add_parser("serve", help="HTTP mode behind gunicorn on $PORT (production)")
+    serve = sub.add_parser("serve", help="HTTP mode on $PORT, served by waitress (production)")
     serve.add_argument("--host", default="0.0.0.0")
     sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     sub.add_parser("console", help="the offline console, whatever the configuration")

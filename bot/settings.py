@@ -45,7 +45,7 @@ class Settings:
     pulse_close_after_days: float = 3.0
     pulse_min_responses: int = MIN_ANONYMITY
     pulse_grace_hours: float = 12.0
-    web_concurrency: int = 2
+    web_threads: int = 16
     max_body_bytes: int = 1_000_000
     api_timeout: float = 10.0
 
@@ -209,7 +209,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
             f"the anonymity threshold cannot go below {MIN_ANONYMITY}",
         ),
         pulse_grace_hours=_float(env, "TRUCE_PULSE_GRACE_HOURS", 12.0, 0, 168, "hours, e.g. 12"),
-        web_concurrency=_int(env, "WEB_CONCURRENCY", 2, 1, 64, "number of web worker processes"),
+        web_threads=_int(env, "WEB_THREADS", 16, 1, 256, "number of threads that handle web requests"),
         max_body_bytes=_int(env, "TRUCE_MAX_BODY_BYTES", 1_000_000, 10_000, 50_000_000, "bytes"),
         api_timeout=_float(
             env, "SLACK_API_TIMEOUT", 10.0, 0.5, 60, "seconds to wait for Slack's Web API, e.g. 10"

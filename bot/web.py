@@ -1,4 +1,4 @@
-"""The production HTTP face of Truce: a WSGI app served by gunicorn (`python -m bot serve`).
+"""The production HTTP face of Truce: a WSGI app served by waitress (`python -m bot serve`).
 
 POST /slack/events  events, slash commands and interactivity (one Request URL for all)
 GET  /healthz       200 once the app, the model and the database are ready
@@ -93,17 +93,34 @@ class SlackWSGI:
         headers = _headers(environ)
         signature = headers.get("x-slack-signature", "")
         timestamp = headers.get("x-slack-request-timestamp", "")
+        if not (signature.isascii() and timestamp.isascii()):
+            # '١٢٣' and '²' pass isdigit() but not int(); compare_digest raises on non-ASCII text.
+            logger.warning("request refused: non-ASCII signature headers")
+            return _reply(start_response, 401, "invalid signature")
         if not (signature and timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)):
             return _reply(start_response, 401, "invalid signature")
         # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
         if not self._first_use(signature + ":" + headers.get("x-slack-retry-num", "0")):
             logger.warning("replayed request rejected")
             return _reply(start_response, 401, "replayed request")
-        if not _parses(body, headers.get("content-type", "")):
+        try:
+            if not _parses(body, headers.get("content-type", "")):
+                return _reply(start_response, 400, "malformed body")
+        except RecursionError:
+            logger.warning("request refused: body nested too deeply")
             return _reply(start_response, 400, "malformed body")
-        response = self.app.dispatch(
-            BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
-        )
+        query = environ.get("QUERY_STRING", "")
+        form = _form_without_payload(body, headers.get("content-type", ""))
+        if form is not None:
+            # bolt-python reads any form body containing the substring "payload" as an interaction and,
+            # finding no payload field, dispatches nothing: `/remedy the payload of last week's campaign`
+            # (or a channel called #payload-team) would go unanswered. Hand Bolt the form as parsed here.
+            # Bolt takes a parsed body only with mode="socket_mode", which skips nothing but its own
+            # signature check, and that check was done above, on the raw body.
+            request = BoltRequest(body=form, query=query, headers=headers, mode="socket_mode")
+        else:
+            request = BoltRequest(body=body, query=query, headers=headers)
+        response = self.app.dispatch(request)
         out_headers = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
         out_headers.pop("content-length", None)
         out_headers.setdefault("content-type", "text/plain; charset=utf-8")
@@ -125,7 +142,8 @@ class SlackWSGI:
 
 
 def _parses(body: str, content_type: str) -> bool:
-    """Bolt would raise on these deep inside; answer 400 instead."""
+    """Bolt would raise on these deep inside; answer 400 instead. A body nested absurdly deep raises
+    RecursionError."""
     try:
         if body.startswith("{") or "json" in content_type:
             return isinstance(json.loads(body), dict)
@@ -135,3 +153,14 @@ def _parses(body: str, content_type: str) -> bool:
         return "command" in form or "ssl_check" in form
     except (ValueError, json.JSONDecodeError):
         return False
+
+
+def _form_without_payload(body: str, content_type: str) -> dict[str, str] | None:
+    """The fields of a form body (already checked by `_parses`) that has the word "payload" somewhere
+    but no `payload` field, read the way bolt-python reads forms; None for every other body."""
+    if "payload" not in body or body.startswith("{") or "json" in content_type:
+        return None
+    form = parse_qs(body, keep_blank_values=True)
+    if "payload" in form:
+        return None
+    return {key: values[-1] for key, values in form.items()}

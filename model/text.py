@@ -1,4 +1,8 @@
-"""Turning Slack's markup into plain words, for the features and for display."""
+"""Turning Slack's markup into plain words, for the features and for display.
+
+Every pattern here is bounded and cannot span a `<` or `>`, so a run of unclosed markup (`<http:a<http:a...`)
+costs linear time instead of quadratic: each `<` is looked at once, up to the next `<` or `>`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,19 @@ import html
 import re
 import unicodedata
 
-_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#C[A-Z0-9]+(?:\|([^>]*))?>")
-_SUBTEAM = re.compile(r"<!subteam\^[A-Z0-9]+(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
-_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
-_EMOJI = re.compile(r":([a-z0-9_+\-']+):")
+# Bump when `normalize` changes what the features see: a model trained before is then retrained
+# (`python -m model train --if-needed` compares it with the artifact's sidecar).
+FEATURES_VERSION = 2
+
+# Slack escapes `<`, `>` and `&` inside markup, so no id, URL or label ever contains a raw `<` or `>`.
+_LABEL = r"[^<>]{0,500}"
+_USER = re.compile(rf"<@[UW][A-Z0-9]{{1,40}}(?:\|{_LABEL})?>")
+_CHANNEL = re.compile(rf"<#C[A-Z0-9]{{1,40}}(?:\|({_LABEL}))?>")
+_SUBTEAM = re.compile(rf"<!subteam\^[A-Z0-9]{{1,40}}(?:\|({_LABEL}))?>")
+_SPECIAL = re.compile(rf"<!(here|channel|everyone)(?:\|{_LABEL})?>")
+_DATE = re.compile(rf"<!date\^[^<>|]{{0,200}}\|({_LABEL})>")
+_LINK = re.compile(rf"<((?:https?|mailto):[^<>|]{{1,2000}})(?:\|({_LABEL}))?>")
+_EMOJI = re.compile(r":([a-z0-9_+\-']{1,100}):")
 _CODE_BLOCK = re.compile(r"```.*?```", re.S)
 _REPEAT = re.compile(r"(.)\1{2,}")
 _SPACE = re.compile(r"\s+")
@@ -20,19 +31,24 @@ _SPACE = re.compile(r"\s+")
 def strip_mentions(text: str, bot_user_id: str | None = None) -> str:
     """Remove the mention of Truce itself (and leading mentions) so what is left is the message."""
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|{_LABEL})?>", " ", text)
     return _SPACE.sub(" ", text).strip()
 
 
-def to_plain(text: str) -> str:
-    """Slack markup to readable text: `<@U1>` -> `@someone`, `<url|label>` -> `label`, entities decoded."""
+def markup_to_words(text: str) -> str:
+    """Slack markup read as the words it shows: `<@U1>` -> `@someone`, `<url|label>` -> `label`,
+    a bare link -> `link`, `<#C1|general>` -> `#general`, `<!here>` -> `@here`. Entities stay encoded."""
     text = _USER.sub("@someone", text)
     text = _CHANNEL.sub(lambda m: "#" + (m.group(1) or "channel"), text)
     text = _SUBTEAM.sub(lambda m: m.group(1) or "@team", text)
     text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
-    text = _LINK.sub(lambda m: m.group(2) or "link", text)
-    text = html.unescape(text)
-    return _SPACE.sub(" ", text).strip()
+    text = _DATE.sub(lambda m: m.group(1), text)
+    return _LINK.sub(lambda m: m.group(2) or "link", text)
+
+
+def to_plain(text: str) -> str:
+    """Slack markup to readable text: `<@U1>` -> `@someone`, `<url|label>` -> `label`, entities decoded."""
+    return _SPACE.sub(" ", html.unescape(markup_to_words(text))).strip()
 
 
 def _unicode_emoji_to_words(text: str) -> str:
@@ -47,16 +63,11 @@ def _unicode_emoji_to_words(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """What the features see: lowercase words, markup reduced to tokens, emoji spelled out."""
+    """What the features see: lowercase words, markup read as the words it shows, emoji spelled out."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = _CODE_BLOCK.sub(" codeblock ", text)
-    text = _USER.sub(" usermention ", text)
-    text = _CHANNEL.sub(lambda m: " channel " + (m.group(1) or "").replace("-", " "), text)
-    text = _SUBTEAM.sub(" usergroup ", text)
-    text = _SPECIAL.sub(" atchannel ", text)
-    text = _LINK.sub(lambda m: " link " + (m.group(2) or ""), text)
-    text = html.unescape(text)
+    text = html.unescape(markup_to_words(text))
     text = _EMOJI.sub(lambda m: " emoji_" + m.group(1).replace("-", "_") + " ", text)
     text = _unicode_emoji_to_words(text)
     text = unicodedata.normalize("NFKC", text).lower()

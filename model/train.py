@@ -29,6 +29,7 @@ from model.labels import LABELS, NONE
 from model.metrics import evaluate
 from model.pipeline import build_pipeline, decide, slim
 from model.predict import DEFAULT_ARTIFACT, sidecar_path
+from model.text import FEATURES_VERSION
 
 MODEL_VERSION = "2.0"
 SEED = 0
@@ -154,6 +155,7 @@ def train(
         "none_label": NONE,
         "threshold": threshold,
         "layout": layout,
+        "features_version": FEATURES_VERSION,
         "artifact_sha256": file_sha256(staged),
         "artifact_bytes": staged.stat().st_size,
         "training_data_sha256": fingerprint(examples),
@@ -185,6 +187,7 @@ def is_current(out: Path = DEFAULT_ARTIFACT, train_paths: Sequence[Path] | None 
     paths = list(train_paths) if train_paths is not None else training_files()
     return (
         meta.get("training_data_sha256") == fingerprint(load_examples(paths))
+        and meta.get("features_version") == FEATURES_VERSION
         and meta.get("sklearn_version") == sklearn.__version__
         and meta.get("artifact_sha256") == file_sha256(Path(out))
     )

@@ -114,7 +114,6 @@ def server_env(fake: FakeSlack, db_url: str, artifact: Path, **extra: str) -> di
         DATABASE_URL=db_url,
         TRUCE_MODEL_PATH=str(artifact),
         TRUCE_PULSE_KEY=PULSE_KEY,
-        WEB_CONCURRENCY="2",
         PYTHONPATH=str(ROOT),
         **extra,
     )
@@ -124,7 +123,7 @@ def server_env(fake: FakeSlack, db_url: str, artifact: Path, **extra: str) -> di
 def start_web_server(
     fake: FakeSlack, workdir: Path, artifact: Path, db_url: str | None = None, **env
 ) -> WebServer:
-    """`python -m bot serve` — gunicorn and all — on an ephemeral loopback port."""
+    """`python -m bot serve` — the production server and all — on an ephemeral loopback port."""
     port = free_port()
     db_url = db_url or f"sqlite:///{workdir / 'truce.db'}"
     log_path = workdir / f"web-{port}.log"

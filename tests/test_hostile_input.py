@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
-from urllib.parse import urlencode
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from bot.views.blocks import FALLBACK_TEXT_MAX, SECTION_TEXT_MAX
-from tests.slack import envelope, mention_event, post, post_signed_json, sign
+from tests.slack import (
+    envelope,
+    mention_event,
+    post,
+    post_signed_form,
+    post_signed_json,
+    sign,
+    slash_command,
+)
 
 
 def signed_raw(web, body: str, content_type: str = "application/json"):
@@ -141,3 +151,101 @@ def test_slash_command_body_without_a_listener_is_not_a_5xx(web):
     )
     reply = post(web.events_url, body, "application/x-www-form-urlencoded", sign(body))
     assert reply.status < 500
+
+
+def test_mentions_of_unclosed_markup_are_acknowledged_at_once_and_answered_within_a_second(web, slack_api):
+    # 40,000 characters of `<http:a`: the link pattern used to try every `<` against the rest of the text.
+    payloads = [mention_event("<http:a" * 5715) for _ in range(4)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda p: post_signed_json(web.events_url, p), payloads))
+    assert [r.status for r in replies] == [200] * 4
+    assert max(r.seconds for r in replies) <= 1.5, "not acknowledged at once"
+    posts = slack_api.wait_for("chat.postMessage", count=4, timeout=10)
+    answered = time.perf_counter() - started
+    assert sorted(p.params["thread_ts"] for p in posts) == sorted(p["event"]["ts"] for p in payloads)
+    assert answered <= 1.5, f"answered after {answered:.1f} s"
+
+
+def raw_post(web, body: bytes, headers: dict[str, str | bytes]) -> tuple[int, str]:
+    """A POST with header values as raw bytes (urllib would refuse the non-ASCII ones)."""
+    host, port = web.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest("POST", "/slack/events")
+        for key, value in {"Content-Type": "application/json", **headers}.items():
+            connection.putheader(key, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def new_log_lines(web, since: int) -> list[str]:
+    time.sleep(0.3)  # let the worker write what it writes
+    return web.logs()[since:].strip().splitlines()
+
+
+NESTED = 100_000
+
+
+@pytest.mark.parametrize(
+    "name, body, headers",
+    [
+        # '²' (and '١٢٣' in Arabic-Indic digits) pass str.isdigit() but int() refuses them
+        ("superscript timestamp", b"{}", {"X-Slack-Request-Timestamp": "17000²".encode("latin-1")}),
+        ("arabic-indic timestamp", b"{}", {"X-Slack-Request-Timestamp": "١٢٣".encode()}),
+        ("non-ASCII signature", b"{}", {"X-Slack-Signature": ("v0=" + "é" * 64).encode("latin-1")}),
+    ],
+)
+def test_signature_headers_with_non_ascii_characters_get_401_and_one_short_log_line(web, name, body, headers):
+    signed = sign(body.decode())
+    since = len(web.logs())
+    status, _ = raw_post(web, body, {**signed, **headers})
+    assert status == 401, name
+    lines = new_log_lines(web, since)
+    assert len(lines) == 1 and len(lines[0]) < 200, lines
+    assert "Traceback" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "body, content_type",
+    [
+        ('{"a":' * NESTED + "1" + "}" * NESTED, "application/json"),
+        ("[" * NESTED + "]" * NESTED, "application/json"),
+        ("payload=" + quote("[" * NESTED + "]" * NESTED), "application/x-www-form-urlencoded"),
+    ],
+    ids=["object", "array", "interaction"],
+)
+def test_a_signed_body_nested_100000_deep_gets_400_and_one_short_log_line(web, body, content_type):
+    since = len(web.logs())
+    reply = signed_raw(web, body, content_type)
+    assert reply.status == 400
+    lines = new_log_lines(web, since)
+    assert len(lines) == 1 and len(lines[0]) < 200, lines
+    assert "Traceback" not in "\n".join(lines)
+    assert web.process.poll() is None
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("text", "the payload of last week's campaign brought us nothing but junk leads"),
+        ("channel_name", "payload-team"),
+        ("user_name", "payload.pat"),
+    ],
+)
+def test_a_slash_command_with_the_word_payload_anywhere_is_answered(web, slack_api, field, value):
+    fields = slash_command("/remedy", "leads", slack_api.response_url("payload"))
+    fields[field] = value
+    reply = post_signed_form(web.events_url, fields)
+    assert reply.status == 200 and reply.seconds <= 3
+    if field == "text":  # a description: acknowledged at once, the card follows on the response_url
+        answer = slack_api.wait_for("response_url", timeout=10)
+        assert len(answer) == 1
+        card = answer[0].params
+    else:  # a lookup: the card is the acknowledgement itself
+        card = reply.json()
+    assert "Lead quality" in json.dumps(card["blocks"])

@@ -19,5 +19,5 @@ def test_soak_1000_mentions_each_retried_with_429s(artifact, tmp_path):
     assert result["missing"] == 0 and result["unexpected"] == 0
     assert result["http_429_served"] >= 90
     assert result["server_alive"] and result["tracebacks_in_log"] == 0
-    rss = result["workers_rss_mb"]
-    assert rss["end"] - rss["warm"] < 0.25 * rss["warm"], f"worker memory grew: {rss}"
+    rss = result["server_rss_mb"]
+    assert rss["end"] - rss["warm"] < 0.25 * rss["warm"], f"server memory grew: {rss}"

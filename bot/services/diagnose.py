@@ -17,7 +17,7 @@ from model.predict import Classifier, Diagnosis
 from model.text import strip_mentions, to_plain
 from model.thread import NEWEST_WEIGHT, ThreadMessage, diagnose_thread, joined
 
-# Enough text to classify well; a 40,000-character paste is cut before the model sees it.
+# Enough text to classify well; a 40,000-character paste is cut before anything else reads it.
 MAX_CLASSIFY_CHARS = 4000
 # A conversation message is cut shorter: a thread's meaning is in its many messages.
 MAX_THREAD_MESSAGE_CHARS = 1500
