@@ -203,3 +203,12 @@ def test_a_follow_up_weighs_the_newest_message_most(diagnoser):
     )
     assert finding.label == "lead_quality"
     assert finding.conversation.previous.id == "role_confusion"
+
+
+def test_slack_markup_is_diagnosed_like_the_words_it_shows(diagnoser):
+    marked = diagnoser.diagnose(
+        "<@U024BE7LH> <https://example.com/deck|the new deck> numbers don't match the site"
+    )
+    plain = diagnoser.diagnose("@someone the new deck numbers don't match the site")
+    assert marked.verdict is Verdict.FRICTION
+    assert marked.label == plain.label

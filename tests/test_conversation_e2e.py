@@ -89,6 +89,9 @@ def test_a_heated_thread_is_diagnosed_as_a_whole(web, slack_api):
         assert text not in visible and text not in blocks_text
     for person in PEOPLE:
         assert person not in visible
+    # What it read is never logged.
+    logs = web.logs()
+    assert not [text for text in texts if text in logs]
     # It links the clearest message (chat.getPermalink), which is one of the people's messages.
     links = slack_api.calls_to("chat.getPermalink")
     assert len(links) == 1 and "archives" in blocks_text
