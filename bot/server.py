@@ -90,7 +90,9 @@ class TruceServer:
         server.accepting = False
         server.socket.close()  # new connections are refused; a load balancer moves on
         dispatcher = server.task_dispatcher
-        while time.monotonic() < deadline and (dispatcher.active_count or dispatcher.queue or _unsent(server)):
+        while time.monotonic() < deadline and (
+            dispatcher.active_count or dispatcher.queue or _unsent(server)
+        ):
             server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
         dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
 

@@ -167,8 +167,8 @@ class ConversationReader:
         """Add a message to a cached thread (Truce's own reply), so a follow-up sees it."""
         self.cache.append(key, raw_message)
 
-    def _pages(self, fetch: Callable[..., dict], limit: int, **params) -> list[dict]:
-        """Every page of a conversations.* read, newest `limit` messages kept."""
+    def _pages(self, fetch: Callable[..., dict], **params) -> list[dict]:
+        """Every page of a conversations.* read (at most MAX_PAGES); `_build` keeps the newest."""
         messages: list[dict] = []
         cursor = None
         for _ in range(MAX_PAGES):
@@ -192,9 +192,7 @@ class ConversationReader:
         raw = self.cache.get(key)
         if raw is None:
             try:
-                raw = self._pages(
-                    reading_client(client).conversations_replies, THREAD_LIMIT, channel=channel, ts=thread_ts
-                )
+                raw = self._pages(reading_client(client).conversations_replies, channel=channel, ts=thread_ts)
             except (SlackApiError, OSError) as exc:
                 return Conversation("thread", error=api_error(exc))
             self.cache.put(key, raw)

@@ -87,10 +87,6 @@ def confidence_words(p: float) -> str:
     return "My best guess is"
 
 
-def clip(text: str, limit: int) -> str:
-    return text[:limit]
-
-
 def unread(finding: Finding, kind: str, error: str) -> Finding:
     return replace(finding, unread=(kind, error))
 
@@ -102,7 +98,7 @@ class Diagnoser:
 
     def own_words(self, raw_text: str, bot_user_id: str | None = None) -> str:
         """The message without Truce's handle, cut to what the model reads."""
-        return strip_mentions(clip(raw_text or "", MAX_CLASSIFY_CHARS * 2), bot_user_id)[:MAX_CLASSIFY_CHARS]
+        return strip_mentions((raw_text or "")[: MAX_CLASSIFY_CHARS * 2], bot_user_id)[:MAX_CLASSIFY_CHARS]
 
     def diagnose(self, raw_text: str, bot_user_id: str | None = None) -> Finding:
         text = self.own_words(raw_text, bot_user_id)
@@ -132,7 +128,7 @@ class Diagnoser:
         messages = []
         kept: list[Said] = []
         for s in said:
-            text = strip_mentions(clip(s.text, MAX_THREAD_MESSAGE_CHARS * 2), bot_user_id)
+            text = strip_mentions(s.text[: MAX_THREAD_MESSAGE_CHARS * 2], bot_user_id)
             if not to_plain(text).strip(" .?!@"):
                 continue
             kept.append(s)
