@@ -16,10 +16,10 @@ from pathlib import Path
 
 from bench.model_speed import percentile
 from bot.services.diagnose import Diagnoser, Said
-from model.dataset import DATA_DIR
+from model.dataset import DATA_DIR, load_threads
 from model.playbook import load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
-from model.thread import load_threads, thread_messages
+from model.thread import thread_messages
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     th.add_argument("file", type=Path)
     th.add_argument("--model", type=Path, default=DEFAULT_ARTIFACT)
     th.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    tune = sub.add_parser(
+        "tune-threads",
+        help="choose the thread reading's settings by cross-validation on the training threads",
+    )
+    tune.add_argument("--model", type=Path, default=DEFAULT_ARTIFACT)
+    tune.add_argument("--top", type=int, default=10)
     return parser
 
 
@@ -104,8 +110,29 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _tune_threads(args) -> int:
+    from model.dataset import POINTS_FILE, THREAD_TRAIN_FILE, THREADS_DIR, load_points, load_threads
+    from model.thread import RULES
+    from model.thread_tuning import tune
+
+    rows = tune(
+        Classifier.load(args.model),
+        load_threads(THREAD_TRAIN_FILE),
+        load_points(POINTS_FILE),
+        load_threads(THREADS_DIR / "dev.jsonl"),
+    )
+    print("train (out-of-fold)  dev   settings")
+    for train_acc, dev_acc, rules in rows[: args.top]:
+        print(f"{train_acc:.3f}                {dev_acc:.3f} {rules}")
+    current = next((row for row in rows if row[2] == RULES), None)
+    if current:
+        print(f"current: train {current[0]:.3f} dev {current[1]:.3f} {RULES}")
+    return 0
+
+
 def _evaluate_threads(args) -> int:
-    from model.thread import evaluate_threads, load_threads
+    from model.dataset import load_threads
+    from model.thread import evaluate_threads
 
     metrics = evaluate_threads(Classifier.load(args.model), load_threads(args.file))
     if args.json:
@@ -132,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "predict": _predict,
             "evaluate": _evaluate,
             "evaluate-threads": _evaluate_threads,
+            "tune-threads": _tune_threads,
         }
         return commands[args.command](args)
     except (ModelError, DataError, ValueError, OSError) as exc:

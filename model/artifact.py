@@ -35,8 +35,10 @@ class ArtifactFormatError(ValueError):
     """The file is not a model this version of Truce can read."""
 
 
-def export_pipeline(pipeline) -> tuple[dict[str, np.ndarray], dict]:
-    """The fitted pipeline's arrays and the settings needed to rebuild its analysers."""
+def export_pipeline(pipeline, prefix: str = "") -> tuple[dict[str, np.ndarray], dict]:
+    """The fitted pipeline's arrays and the settings needed to rebuild its analysers.
+
+    `prefix` names the arrays of a second model kept in the same file (the thread reader's)."""
     arrays: dict[str, np.ndarray] = {}
     vectorizers = []
     for i, (name, vec) in enumerate(pipeline.named_steps["features"].transformer_list):
@@ -45,8 +47,8 @@ def export_pipeline(pipeline) -> tuple[dict[str, np.ndarray], dict]:
         ):
             raise ValueError(f"vectoriser {name}: settings the array format does not support")
         terms = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-        arrays[f"terms_{i}"] = np.array(terms, dtype=str)
-        arrays[f"idf_{i}"] = vec.idf_.astype(np.float64)
+        arrays[f"{prefix}terms_{i}"] = np.array(terms, dtype=str)
+        arrays[f"{prefix}idf_{i}"] = vec.idf_.astype(np.float64)
         vectorizers.append(
             {
                 "name": name,
@@ -60,17 +62,25 @@ def export_pipeline(pipeline) -> tuple[dict[str, np.ndarray], dict]:
     if inner.method != "sigmoid":
         raise ValueError("only sigmoid calibration is supported")
     svm = inner.estimator
-    arrays["coef"] = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)  # (features, classes)
-    arrays["intercept"] = svm.intercept_.astype(np.float64)
-    arrays["cal_a"] = np.array([c.a_ for c in inner.calibrators], dtype=np.float64)
-    arrays["cal_b"] = np.array([c.b_ for c in inner.calibrators], dtype=np.float64)
-    arrays["classes"] = np.array([str(c) for c in calibrated.classes_], dtype=str)
-    return arrays, {"format": FORMAT, "vectorizers": vectorizers}
+    arrays[f"{prefix}coef"] = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)  # (features, classes)
+    arrays[f"{prefix}intercept"] = svm.intercept_.astype(np.float64)
+    arrays[f"{prefix}cal_a"] = np.array([c.a_ for c in inner.calibrators], dtype=np.float64)
+    arrays[f"{prefix}cal_b"] = np.array([c.b_ for c in inner.calibrators], dtype=np.float64)
+    arrays[f"{prefix}classes"] = np.array([str(c) for c in calibrated.classes_], dtype=str)
+    return arrays, {"format": FORMAT, "prefix": prefix, "vectorizers": vectorizers}
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **arrays)
+
+
+def read_arrays(data: bytes) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ArtifactFormatError(f"not a model array file ({exc})") from None
 
 
 @dataclass
@@ -87,6 +97,7 @@ class FittedArrays:
     def __init__(self, arrays: dict[str, np.ndarray], layout: dict):
         if layout.get("format") != FORMAT:
             raise ArtifactFormatError(f"unknown model format {layout.get('format')!r}")
+        prefix = str(layout.get("prefix") or "")
         self.parts: list[_Part] = []
         offset = 0
         for i, spec in enumerate(layout.get("vectorizers") or []):
@@ -98,27 +109,31 @@ class FittedArrays:
                 token_pattern=str(spec["token_pattern"]),
                 lowercase=False,
             )
-            terms = arrays[f"terms_{i}"].tolist()
+            terms = arrays[f"{prefix}terms_{i}"].tolist()
             self.parts.append(
-                _Part(vec.build_analyzer(), {t: j for j, t in enumerate(terms)}, arrays[f"idf_{i}"], offset)
+                _Part(
+                    vec.build_analyzer(),
+                    {t: j for j, t in enumerate(terms)},
+                    arrays[f"{prefix}idf_{i}"],
+                    offset,
+                )
             )
             offset += len(terms)
-        self.coef = arrays["coef"].astype(np.float64)
-        self.intercept = arrays["intercept"]
-        self.a = arrays["cal_a"]
-        self.b = arrays["cal_b"]
-        self.classes = np.array(arrays["classes"].tolist(), dtype=object)
+        self.coef = arrays[f"{prefix}coef"].astype(np.float64)
+        self.intercept = arrays[f"{prefix}intercept"]
+        self.a = arrays[f"{prefix}cal_a"]
+        self.b = arrays[f"{prefix}cal_b"]
+        self.classes = np.array(arrays[f"{prefix}classes"].tolist(), dtype=object)
         if self.coef.shape != (offset, len(self.classes)) or len(self.a) != len(self.classes):
             raise ArtifactFormatError("the model's arrays do not fit together")
         self.n_features = offset
 
     @classmethod
     def from_bytes(cls, data: bytes, layout: dict) -> FittedArrays:
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                arrays = {key: npz[key] for key in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ArtifactFormatError(f"not a model array file ({exc})") from None
+        return cls.from_arrays(read_arrays(data), layout)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], layout: dict) -> FittedArrays:
         try:
             return cls(arrays, layout)
         except KeyError as exc:

@@ -17,3 +17,5 @@ CAUSE_IDS: tuple[str, ...] = (
 )
 NONE = "none"
 LABELS: tuple[str, ...] = (*CAUSE_IDS, NONE)
+# What a message in a conversation does with the fault for a problem: puts it on one side, or on nobody.
+POINTS: tuple[str, ...] = ("marketing", NONE, "sales")

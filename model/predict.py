@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import sklearn
 
-from model.artifact import ArtifactFormatError, FittedArrays
-from model.labels import LABELS, NONE
+from model.artifact import ArtifactFormatError, FittedArrays, read_arrays
+from model.labels import LABELS, NONE, POINTS
 from model.pipeline import decide
 from model.text import normalize
 
@@ -50,6 +50,12 @@ class Diagnosis:
         }
 
 
+def rescale(proba: np.ndarray, prior) -> np.ndarray:
+    """Probabilities moved to another class mix: each column times its ratio, rows renormalised."""
+    scaled = np.asarray(proba, dtype=float) * np.asarray(prior, dtype=float)
+    return scaled / np.maximum(scaled.sum(axis=1, keepdims=True), 1e-12)
+
+
 def _minor(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
@@ -60,8 +66,9 @@ class Classifier:
     The artifact is plain arrays (see model/artifact.py): loading it cannot run code, whoever wrote it.
     """
 
-    def __init__(self, arrays: FittedArrays, meta: dict):
+    def __init__(self, arrays: FittedArrays, meta: dict, pointer: FittedArrays | None = None):
         self._arrays = arrays
+        self._pointer = pointer  # the thread reader's: does a message put the fault on a side?
         self.meta = meta
         self.threshold = float(meta.get("threshold", 0.35))
         self.classes = np.asarray(arrays.classes)
@@ -102,15 +109,30 @@ class Classifier:
             )
         if tuple(meta.get("labels", ())) != LABELS:
             raise ModelError("model label set differs from this version of Truce: retrain the model")
+        if not isinstance(meta.get("pointing_layout"), dict):
+            raise ModelError(f"model artifact {artifact} has no thread reader: retrain the model")
         try:
-            arrays = FittedArrays.from_bytes(data, meta.get("layout") or {})
+            stored = read_arrays(data)
+            arrays = FittedArrays.from_arrays(stored, meta.get("layout") or {})
+            pointer = FittedArrays.from_arrays(stored, meta["pointing_layout"])
         except ArtifactFormatError as exc:
             raise ModelError(f"model artifact {artifact} cannot be read ({exc}): retrain the model") from None
-        return cls(arrays, meta)
+        if sorted(pointer.classes) != sorted(POINTS):
+            raise ModelError(f"model artifact {artifact} has an unknown thread reader: retrain the model")
+        return cls(arrays, meta, pointer)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         texts = [t if isinstance(t, str) else "" for t in texts]
         return self._arrays.proba(texts)
+
+    def pointing(self, texts: list[str]) -> np.ndarray:
+        """Per text: (P(it puts the fault on Sales), P(it puts the fault on Marketing))."""
+        if self._pointer is None or not texts:
+            return np.zeros((len(texts), 2))
+        proba = self._pointer.proba([t if isinstance(t, str) else "" for t in texts])
+        proba = rescale(proba, self.meta.get("pointing_prior") or np.ones(proba.shape[1]))
+        order = list(self._pointer.classes)
+        return proba[:, [order.index("sales"), order.index("marketing")]]
 
     def predict_many(self, texts: list[str]) -> list[Diagnosis]:
         proba = self.predict_proba(texts)

@@ -2,8 +2,10 @@
 
 A thread is read message by message (each scored by the same classifier) and as an exchange: some
 causes live in the back-and-forth rather than in any one message. In a blame game each message is
-about a lead, a launch or a deck, and only the accusations going both ways show the cause, so the
-exchange is scored from who points at whom, not from the topic words.
+about a lead, a launch or a deck, and only the accusations going both ways show the cause. So each
+message is also read by a second, small model trained on labelled conversations
+(model/data/threads/train.jsonl): does it put the fault on Sales, on Marketing, or on nobody? Fault
+put on both sides, by two or more people, is a blame game whatever the topic words say.
 
 Pure functions over probabilities: no Slack, no I/O. `bot` hands in the messages it read.
 """
@@ -25,32 +27,40 @@ MESSAGE_CAUSE_FLOOR = 0.30
 # The score of a cause mixes its share of the messages' friction (this much) with the reading of the
 # whole conversation joined as one text (the rest): the messages say where it leans, the joined text
 # catches what no single message says.
-MESSAGE_SHARE = 0.7
+MESSAGE_SHARE = 0.6
 # Below this much friction evidence, a conversation is ordinary chatter.
 FRICTION_FLOOR = 0.25
-# A blame game: at least this many messages that point at the other side, from two or more people.
-BLAME_MESSAGES = 3
+# A message counts towards the fault put on a side when the pointing model gives at least this much.
+POINT_FLOOR = 0.4
+# Its author is an accuser when it gives fault on either side at least this much.
+ACCUSER_FLOOR = 0.5
+# A blame game: on each side, the messages that point at it add up to at least this much fault
+# (their probabilities summed), from two or more people.
+BOTH_WAYS = 0.4
+# ... and at least this much per message read, so a long thread's faint guesses do not add up.
+BOTH_WAYS_SHARE = 0.0
 # A second cause is named when it scores at least this share of the top cause.
 SECOND_SHARE = 0.55
 # The newest message of a follow-up weighs this many times an ordinary one.
 NEWEST_WEIGHT = 3.0
-# Chosen on the dev threads (model/data/threads/dev.jsonl) only; the test threads are never tuned on.
+# Chosen by cross-validation on the training threads (label-balanced accuracy) and checked on the dev
+# threads (`python -m model tune-threads`); the test threads are never tuned on. Among settings within
+# 0.01 of the best, the stricter blame rule was kept: one message that clearly blames each side.
 
-_ACCUSATION = re.compile(
-    r"\b(?:"
-    r"blam(?:e|ed|es|ing)|fault|finger[- ]?point\w*|under the bus|scapegoat\w*|excuses?|"
-    r"not (?:our|my) (?:fault|problem|job)|wasn'?t us|on your end|"
-    r"(?:your|their) (?:team|reps|people|side|fault|mess|leads|deck|campaign)s?|"
-    r"you (?:never|didn'?t|don'?t|guys never|people)|you said|you'?d have|we'?d have|"
-    r"(?:they|marketing|sales|reps|the reps) (?:never|didn'?t|dropped|blew|sat on|ignored)|"
-    r"because (?:reps|marketing|sales|you|your|they|nobody|someone|the reps)|"
-    r"if (?:anyone|someone|you|reps|marketing|sales|your) (?:had|would|logged|called|read|opened|actually|ever|bothered)|"
-    r"thanks to (?:you|your|marketing|sales|the reps)|"
-    r"maybe (?:open|read|try|if|you|they|someone|check)|every (?:single )?(?:miss|time)|lands on|"
-    r"funny|not (?:from )?my team|nobody on (?:the|your|our)|sales bad|marketing bad|the 'who'"
-    r")\b",
-    re.I,
-)
+
+@dataclass(frozen=True)
+class Rules:
+    """The reading's settings, one place (the defaults are the chosen ones)."""
+
+    message_share: float = MESSAGE_SHARE
+    friction_floor: float = FRICTION_FLOOR
+    point_floor: float = POINT_FLOOR
+    accuser_floor: float = ACCUSER_FLOOR
+    both_ways: float = BOTH_WAYS
+    both_ways_share: float = BOTH_WAYS_SHARE
+
+
+RULES = Rules()
 
 
 @dataclass(frozen=True)
@@ -76,13 +86,26 @@ class ThreadDiagnosis:
         return self.label != NONE
 
 
-def accusing(messages: Sequence[ThreadMessage]) -> list[int]:
-    """The messages that point at the other side."""
-    return [i for i, m in enumerate(messages) if _ACCUSATION.search(m.text or "")]
+def pointing_at(pointing: np.ndarray | None, rules: Rules = RULES) -> list[int]:
+    """The messages that put the fault on a side (rows: P(fault on Sales), P(fault on Marketing))."""
+    if pointing is None or len(pointing) == 0:
+        return []
+    rows = np.asarray(pointing, dtype=float)
+    return [i for i, row in enumerate(rows) if row.sum() >= rules.accuser_floor]
 
 
-def is_blame_exchange(messages: Sequence[ThreadMessage], pointing: list[int]) -> bool:
-    return len(pointing) >= BLAME_MESSAGES and len({messages[i].author for i in pointing}) >= 2
+def is_blame_exchange(
+    messages: Sequence[ThreadMessage], pointing: np.ndarray | None, rules: Rules = RULES
+) -> bool:
+    """Fault put on both sides by two or more people. Each side's weight adds up only the messages
+    that clearly point at it, so the faint guesses of a long thread never add up to an accusation."""
+    if pointing is None or len(pointing) == 0:
+        return False
+    rows = np.asarray(pointing, dtype=float)
+    accusers = {messages[i].author for i in pointing_at(rows, rules)}
+    clear = np.where(rows >= rules.point_floor, rows, 0.0).sum(axis=0)
+    both = float(clear.min())
+    return len(accusers) >= 2 and both >= rules.both_ways and both >= rules.both_ways_share * len(rows)
 
 
 def joined(messages: Sequence[ThreadMessage]) -> str:
@@ -94,9 +117,12 @@ def diagnose_thread(
     classes: Sequence[str],
     messages: Sequence[ThreadMessage],
     joined_proba: np.ndarray | None = None,
+    pointing: np.ndarray | None = None,
+    rules: Rules = RULES,
 ) -> ThreadDiagnosis:
     """`proba[i]` is the classifier's distribution for `messages[i]`, `joined_proba` the one for the
-    whole conversation as one text (`joined(messages)`); rows follow `classes`."""
+    whole conversation as one text (`joined(messages)`); rows follow `classes`. `pointing[i]` is the
+    pointing model's (P(fault on Sales), P(fault on Marketing)) for `messages[i]`."""
     classes = [str(c) for c in classes]
     n = len(messages)
     if n == 0:
@@ -120,20 +146,23 @@ def diagnose_thread(
     mass = (proba * friction[:, None]).sum(axis=0)[cause_idx]
     share = mass / max(float(mass.sum()), 1e-12)
     whole_share = whole[cause_idx] / max(1.0 - float(whole[none_at]), 1e-12)
-    scores = MESSAGE_SHARE * share + (1 - MESSAGE_SHARE) * whole_share
-    evidence = MESSAGE_SHARE * float(friction.sum() / weights.sum()) + (1 - MESSAGE_SHARE) * (
-        1.0 - float(whole[none_at])
-    )
+    k = rules.message_share
+    scores = k * share + (1 - k) * whole_share
+    evidence = k * float(friction.sum() / weights.sum()) + (1 - k) * (1.0 - float(whole[none_at]))
 
     ranked = sorted(
         ((classes[j], float(v)) for j, v in zip(cause_idx, scores, strict=True)), key=lambda kv: -kv[1]
     )
-    pointing = accusing(messages)
-    if is_blame_exchange(messages, pointing):
+    pointed = pointing_at(pointing, rules)
+    # A follow-up's newest message outweighs the rest: when it names another cause itself, the person
+    # is telling Truce what this is about, and an exchange read earlier does not overrule them.
+    heaviest = int(weights.argmax())
+    overruled = weights[heaviest] * 2 >= weights.sum() and per_message[heaviest] not in (BLAME, NONE)
+    if not overruled and is_blame_exchange(messages, pointing, rules):
         # The exchange is the cause: the topic words each side uses are what they accuse each other of.
         top = ranked[0][1]
         ranked = [(BLAME, max(top, dict(ranked)[BLAME]) + 1e-6)] + [kv for kv in ranked if kv[0] != BLAME]
-    elif evidence < FRICTION_FLOOR:
+    elif evidence < rules.friction_floor:
         return ThreadDiagnosis(
             NONE, 1.0 - evidence, None, 0, n, None, ((NONE, 1.0 - evidence), *ranked), tuple(per_message)
         )
@@ -146,7 +175,7 @@ def diagnose_thread(
             second = second_label
 
     if label == BLAME:
-        about = set(pointing) | {i for i, p in enumerate(per_message) if p == BLAME}
+        about = set(pointed) | {i for i, p in enumerate(per_message) if p == BLAME}
     else:
         about = {i for i, p in enumerate(per_message) if p == label}
     j = classes.index(label)
@@ -168,19 +197,28 @@ def thread_messages(record: dict) -> list[ThreadMessage]:
     return out
 
 
-def load_threads(path) -> list[dict]:
-    import json
+def pointing_examples(records: Sequence[dict]) -> tuple[list[str], list[str]]:
+    """Each message of labelled conversations, as read, with whom it puts the fault on."""
+    texts, points = [], []
+    for record in records:
+        for m in record.get("messages") or []:
+            text = TRUCE_MENTION.sub(" ", str(m.get("text") or "")).strip()
+            if text:
+                texts.append(text)
+                points.append(m.get("points") or NONE)
+    return texts, points
 
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-                raise ValueError(f'{path}:{number}: each line needs a "messages" list')
-            records.append(record)
-    return records
+
+def read_thread(
+    classifier, messages: Sequence[ThreadMessage], whole: bool = True, joined_chars: int | None = None
+) -> ThreadDiagnosis:
+    """Score every message (and, when `whole`, the joined conversation, cut to `joined_chars`) with a
+    loaded `model.predict.Classifier`, and diagnose the thread."""
+    texts = [m.text for m in messages]
+    proba = classifier.predict_proba([*texts, joined(messages)[:joined_chars]])
+    return diagnose_thread(
+        proba[:-1], classifier.classes, messages, proba[-1] if whole else None, classifier.pointing(texts)
+    )
 
 
 def evaluate_threads(classifier, records: Sequence[dict]) -> dict:
@@ -189,9 +227,7 @@ def evaluate_threads(classifier, records: Sequence[dict]) -> dict:
 
     truth, predicted, top2_hits, seconds = [], [], [], []
     for record in records:
-        messages = thread_messages(record)
-        proba = classifier.predict_proba([m.text for m in messages] + [joined(messages)])
-        result = diagnose_thread(proba[:-1], classifier.classes, messages, proba[-1])
+        result = read_thread(classifier, thread_messages(record))
         truth.append(record["label"])
         predicted.append(result.label)
         causes = [label for label, _ in result.ranked if label != NONE][:2]

@@ -212,3 +212,30 @@ def test_slack_markup_is_diagnosed_like_the_words_it_shows(diagnoser):
     plain = diagnoser.diagnose("@someone the new deck numbers don't match the site")
     assert marked.verdict is Verdict.FRICTION
     assert marked.label == plain.label
+
+
+BLAME_EXCHANGE = [
+    "quarter closed at 78% of plan. forecast review at 4",
+    "we'd have made it if the pricing page launch hadn't slipped three weeks",
+    "it slipped because your team rewrote the brief twice after sign-off",
+    "one change. and half the pipeline marketing promised never showed up anyway",
+    "funny, the pipeline that did show up sat untouched for a week in your reps' queues",
+    "can we not do this before the board call",
+]
+ONE_SIDED = [
+    "quarter closed at 78% of plan. forecast review at 4",
+    "the pricing page launch slipped three weeks, that hurt late-stage deals",
+    "agreed, the old page confused people. the new one is live now",
+    "let's look at which deals stalled on pricing questions and fix the FAQ",
+    "I'll pull the list after the board call",
+]
+
+
+def test_accusations_going_both_ways_make_a_blame_game(diagnoser):
+    """Each message is about a launch or pipeline; only the exchange shows the cause."""
+    finding = diagnoser.diagnose_conversation(_said(BLAME_EXCHANGE), "thread", "can you help here?")
+    assert finding.verdict is Verdict.FRICTION
+    assert finding.label == "blame_game"
+    # The same topics, talked through without pinning the miss on the other side, are no blame game.
+    calm = diagnoser.diagnose_conversation(_said(ONE_SIDED), "thread", "thoughts?")
+    assert calm.label != "blame_game"

@@ -112,6 +112,32 @@ def test_another_scikit_learn_version_is_refused(small_model, tmp_path):
         Classifier.load(model)
 
 
+def test_a_model_without_its_thread_reader_is_refused(small_model, tmp_path):
+    """Threads are read with the pointing model too; an older artifact must be retrained, not half-used."""
+    model = copy_model(small_model, tmp_path)
+    sidecar = model.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    assert len(meta["threads_sha256"]) == 64 and len(meta["pointing_prior"]) == 3
+    del meta["pointing_layout"]
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="thread reader"):
+        Classifier.load(model)
+
+
+def test_the_thread_reader_says_whom_a_message_blames(artifact):
+    classifier = Classifier.load(artifact)
+    rows = classifier.pointing(
+        [
+            "your reps sat on those demo requests for a week",
+            "marketing's so-called hot leads were students again",
+            "lunch at noon?",
+        ]
+    )
+    assert rows.shape == (3, 2)
+    assert rows[0, 0] > rows[0, 1] and rows[1, 1] > rows[1, 0]  # (fault on Sales, fault on Marketing)
+    assert rows[2].sum() < 0.2
+
+
 def test_predict_cli_answers_one_json_line_per_input(artifact):
     lines = [
         {"text": "<@U0TRUCEBOT> the MQLs marketing sends are garbage, nobody picks up"},

@@ -9,11 +9,19 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from model.dataset import DATA_DIR, REAL_VOICE_FILE, TEST_FILE, load_examples, read_jsonl, training_files
+from model.dataset import (
+    DATA_DIR,
+    REAL_VOICE_FILE,
+    TEST_FILE,
+    THREAD_TRAIN_FILE,
+    load_examples,
+    load_threads,
+    read_jsonl,
+    training_files,
+)
 from model.labels import CAUSE_IDS, NONE
 from model.playbook import load_playbook
 from model.text import normalize
-from model.thread import load_threads
 
 
 @pytest.fixture(scope="module")
@@ -127,21 +135,40 @@ def test_real_voice_set_is_held_out_by_page(train_examples, real_voice):
     assert not shared, f"pages used for training and for the real-voice set: {sorted(shared)[:5]}"
 
 
-def test_labelled_threads_are_well_formed_and_the_test_threads_are_held_out(train_examples):
+def test_labelled_threads_are_well_formed_and_the_test_threads_are_held_out(train_examples, real_voice):
+    train = load_threads(THREAD_TRAIN_FILE)
     dev = load_threads(DATA_DIR / "threads" / "dev.jsonl")
     test = load_threads(DATA_DIR / "threads" / "test.jsonl")
-    assert len(dev) >= 90 and len(test) >= 100
-    for record in dev + test:
+    assert len(train) >= 200 and len(dev) >= 90 and len(test) >= 100
+    for record in train + dev + test:
         assert 3 <= len(record["messages"]) <= 12, record["id"]
         assert record["label"] in {*CAUSE_IDS, NONE}
     assert set(Counter(r["label"] for r in test)) == {*CAUSE_IDS, NONE}
     assert sum(r["label"] == "blame_game" for r in test) >= 8
     train_pages = {page(e.source) for e in train_examples if e.source.startswith("http")}
+    train_pages |= {page(r["source"]) for r in train}
     test_pages = {page(r["source"]) for r in test}
     assert not test_pages & (train_pages | {page(r["source"]) for r in dev})
+    assert not {page(e.source) for e in real_voice} & train_pages
 
     # Messages other than the summons of Truce itself ("@Truce thoughts?") are never shared.
     def said(records):
         return {_key(m["text"]) for r in records for m in r["messages"] if "U0TRUCEBOT" not in m["text"]}
 
     assert not {k for k in said(test) & said(dev) if len(k) > 25}  # short chatter ("lunch?") may recur
+    assert not {k for k in said(train) & (said(dev) | said(test)) if len(k) > 25}
+
+
+def test_training_threads_teach_what_an_accusation_looks_like():
+    """Each message of a training thread says whom it puts the fault on; blame games point both ways."""
+    train = load_threads(THREAD_TRAIN_FILE)
+    points = Counter(m.get("points") or NONE for r in train for m in r["messages"])
+    assert points["sales"] >= 100 and points["marketing"] >= 100 and points[NONE] >= 600
+    assert all(r["source"].startswith(("http://", "https://")) for r in train)
+    blame = [r for r in train if r["label"] == "blame_game"]
+    assert len(blame) >= 40
+    both_ways = [r for r in blame if {m.get("points") for m in r["messages"]} >= {"sales", "marketing"}]
+    assert len(both_ways) >= 0.8 * len(blame)
+    # Other causes carry complaints too: pointing one way, or not at all, is not a blame game.
+    others = [r for r in train if r["label"] not in ("blame_game", NONE)]
+    assert sum(any(m.get("points") for m in r["messages"]) for r in others) >= 30

@@ -53,8 +53,8 @@ def test_real_voice_scores_stay_above_the_floor(classifier):
 
 def test_threads_are_diagnosed_by_their_dominant_cause(classifier):
     """Labelled threads mixing the cause with chatter; the test threads were never tuned on."""
-    from model.dataset import DATA_DIR
-    from model.thread import evaluate_threads, load_threads
+    from model.dataset import DATA_DIR, load_threads
+    from model.thread import evaluate_threads
 
     dev = evaluate_threads(classifier, load_threads(DATA_DIR / "threads" / "dev.jsonl"))
     test = evaluate_threads(classifier, load_threads(DATA_DIR / "threads" / "test.jsonl"))

@@ -15,7 +15,7 @@ from model.labels import NONE
 from model.playbook import Cause, Playbook
 from model.predict import Classifier, Diagnosis
 from model.text import strip_mentions, to_plain
-from model.thread import NEWEST_WEIGHT, ThreadMessage, diagnose_thread, joined
+from model.thread import NEWEST_WEIGHT, ThreadMessage, read_thread
 
 # Enough text to classify well; a 40,000-character paste is cut before anything else reads it.
 MAX_CLASSIFY_CHARS = 4000
@@ -143,11 +143,10 @@ class Diagnoser:
             return Finding(
                 Verdict.EMPTY, asker_text, conversation=ConversationRead(kind, 0, previous=previous)
             )
-        proba = self.classifier.predict_proba(
-            [m.text for m in messages] + [joined(messages)[:MAX_CLASSIFY_CHARS]]
+        # A follow-up is read without the joined conversation: the newest message's own reading counts.
+        result = read_thread(
+            self.classifier, messages, whole=previous is None, joined_chars=MAX_CLASSIFY_CHARS
         )
-        whole = proba[-1] if previous is None else None  # None: the newest message's own reading
-        result = diagnose_thread(proba[:-1], self.classifier.classes, messages, whole)
         ranked = result.ranked
         confidence = result.confidence
         diagnosis = Diagnosis(result.label, confidence, ranked)
