@@ -72,6 +72,9 @@ class Classifier:
         self.meta = meta
         self.threshold = float(meta.get("threshold", 0.35))
         self.classes = np.asarray(arrays.classes)
+        # The abstain bar per cause (the common one where a sidecar names none).
+        per_cause = meta.get("thresholds") or {}
+        self.thresholds = np.array([float(per_cause.get(str(c), self.threshold)) for c in self.classes])
 
     @property
     def version(self) -> str:
@@ -136,7 +139,7 @@ class Classifier:
 
     def predict_many(self, texts: list[str]) -> list[Diagnosis]:
         proba = self.predict_proba(texts)
-        labels = decide(proba, self.classes, self.threshold)
+        labels = decide(proba, self.classes, self.thresholds)
         out = []
         for row, label in zip(proba, labels, strict=True):
             order = np.argsort(-row, kind="stable")

@@ -47,7 +47,9 @@ FRICTION_PRECISION_FLOOR = 0.95
 # (weights 1, 2, 3, 5; 2 gave the best macro-F1 on those lines without losing any elsewhere).
 REAL_VOICE_WEIGHT = 2.0
 CHAR_NGRAMS = (3, 5)
-THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.10, 0.71, 0.025))
+THRESHOLD_GRID = tuple(round(t, 3) for t in np.arange(0.10, 0.71, 0.025))
+# How far one cause's abstain bar may move from the common one.
+PER_CAUSE_RANGE = 0.2
 
 
 def choose_threshold(proba: np.ndarray, classes: np.ndarray, y: Sequence[str]) -> tuple[float, dict]:
@@ -64,6 +66,31 @@ def choose_threshold(proba: np.ndarray, classes: np.ndarray, y: Sequence[str]) -
             fallback = key
     chosen = best or fallback
     return chosen[1], chosen[2]
+
+
+def choose_thresholds(
+    proba: np.ndarray, classes: np.ndarray, y: Sequence[str], start: float
+) -> tuple[np.ndarray, dict]:
+    """The abstain rule per cause: from the common threshold, move one cause's bar at a time (two
+    passes over the causes, within PER_CAUSE_RANGE of the common one) where that raises macro-F1 and
+    keeps friction precision at the floor. Training CV only."""
+    bars = np.full(len(classes), start)
+    current = evaluate(list(y), list(decide(proba, classes, bars)))
+    low, high = start - PER_CAUSE_RANGE, start + PER_CAUSE_RANGE
+    for _ in range(2):
+        for j, label in enumerate(classes):
+            if label == NONE:
+                continue
+            for bar in (t for t in THRESHOLD_GRID if low <= t <= high):
+                trial = bars.copy()
+                trial[j] = bar
+                m = evaluate(list(y), list(decide(proba, classes, trial)))
+                if (
+                    m["friction_precision"] >= FRICTION_PRECISION_FLOOR
+                    and m["macro_f1"] > current["macro_f1"] + 1e-4
+                ):
+                    bars, current = trial, m
+    return bars, current
 
 
 # The exported arrays must reproduce the pipeline's probabilities (float32 coefficients: ~1e-6).
@@ -146,13 +173,13 @@ def train(
         params={"classify__sample_weight": weights},
     )
     classes = np.asarray(sorted(set(y)))
-    threshold, cv_metrics = choose_threshold(proba, classes, y)
+    threshold, _ = choose_threshold(proba, classes, y)
+    bars, cv_metrics = choose_thresholds(proba, classes, y, threshold)
+    thresholds = {str(label): round(float(bar), 3) for label, bar in zip(classes, bars, strict=True)}
 
     step(3, f"fitting the final model (threshold {threshold:.3f})")
     pipeline = slim(
-        build_pipeline(threshold=threshold, char_ngrams=CHAR_NGRAMS).fit(
-            texts, y, classify__sample_weight=weights
-        )
+        build_pipeline(threshold=bars, char_ngrams=CHAR_NGRAMS).fit(texts, y, classify__sample_weight=weights)
     )
 
     test_metrics = None
@@ -194,6 +221,7 @@ def train(
         "labels": list(LABELS),
         "none_label": NONE,
         "threshold": threshold,
+        "thresholds": thresholds,
         "layout": layout,
         "pointing_layout": pointing_layout,
         "pointing_prior": pointing_prior,
