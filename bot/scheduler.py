@@ -15,7 +15,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from bot.services.pulse import PulseService
+from bot.presenters.pulse import PulseService
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
