@@ -40,7 +40,9 @@ def imports_of(path: Path) -> set[str]:
 
 def graph(package: str) -> dict[str, set[str]]:
     modules = {module_name(p): p for p in (ROOT / package).rglob("*.py")}
-    return {name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()}
+    return {
+        name: {m for m in imports_of(path) if m in modules and m != name} for name, path in modules.items()
+    }
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
