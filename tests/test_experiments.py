@@ -200,7 +200,9 @@ def test_the_next_pulse_summary_shows_the_effect_and_marks_the_chart(
     assert "named by 2 of 3 → 1 of 4" in text
     with sessions() as session:
         assert [p.status for p in session.scalars(select(PulsePoll))] == ["closed", "closed"]
-    assert fake_slack.calls_to("files.completeUploadExternal")  # the chart went out (its marker: see the next test)
+    assert fake_slack.calls_to(
+        "files.completeUploadExternal"
+    )  # the chart went out (its marker: see the next test)
 
 
 def test_the_chart_marks_the_week_an_experiment_started():
