@@ -35,6 +35,7 @@ PULSE_BLOCK_CAUSE = "pulse_q_cause"
 # "checkin_answer:<choice>" with the value "<check-in id>:<choice>".
 TRY_REMEDY_PREFIX = "try_remedy:"
 TRY_REMEDY = re.compile(r"^try_remedy:[a-z_]+:\d+$")
+TRY_REMEDY_MENU = "try_remedy_menu"  # the same choice as a menu: option values "<cause id>:<n>"
 TRY_VIEW = "try_remedy_submit"
 TRY_BLOCK_REMEDY = "try_remedy"
 TRY_BLOCK_OWNER = "try_owner"

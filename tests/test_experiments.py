@@ -21,6 +21,8 @@ from bot.storage.models import Checkin, PulsePoll
 from bot.storage.pulse_repository import PulseRepository
 from bot.views.remedy import cause_message
 from model.playbook import load_playbook
+from tests.conftest import make_settings
+from tests.pg import BACKENDS, database_url
 
 TEAM = Workspace("T0TRUCE01")
 OTHER_TEAM = Workspace("T0OTHER001")
@@ -31,6 +33,12 @@ REMEDY = "Write a lead SLA this week"
 @pytest.fixture(scope="module")
 def playbook():
     return load_playbook()
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request, fake_slack, tmp_path, artifact):
+    """Every test here runs on SQLite and on PostgreSQL (when TRUCE_TEST_POSTGRES_URL is set)."""
+    return make_settings(fake_slack, database_url(request.param, tmp_path), artifact)
 
 
 @pytest.fixture
@@ -198,6 +206,10 @@ def test_the_next_pulse_summary_shows_the_effect_and_marks_the_chart(
     text = summary.params["text"]
     assert f"Since you started {REMEDY} on 6 Nov: score 2.3 → 3.8" in text
     assert "named by 2 of 3 → 1 of 4" in text
+    try_it = [
+        b["accessory"] for b in summary.params["blocks"] if b.get("accessory", {}).get("type") == "button"
+    ]
+    assert [b["text"]["text"] for b in try_it] == ["Try it"] and try_it[0]["value"] == "lead_quality:0"
     with sessions() as session:
         assert [p.status for p in session.scalars(select(PulsePoll))] == ["closed", "closed"]
     assert fake_slack.calls_to(
@@ -223,3 +235,16 @@ def test_start_refuses_a_channel_truce_is_not_in_and_keeps_nothing(service, fake
     )
     assert started.status == "not_in_channel"
     assert service.repo.experiments(TEAM.team_id) == []
+
+
+def test_a_check_in_given_up_on_is_posted_again_only_by_the_operator(service, fake_slack):
+    start(service, "C0RETRY001", MONDAY, date(2026, 12, 14))
+    (experiment,) = service.repo.experiments(TEAM.team_id)
+    claimed = service.repo.claim_checkin(experiment, MONDAY, MONDAY + timedelta(days=3), MONDAY)
+    service.repo.give_up_checkin(TEAM.team_id, claimed.id)  # e.g. Slack answered too late
+    later = datetime(2026, 12, 14, 12, 0, tzinfo=UTC)
+    service.tick(later)
+    assert checkins_posted(fake_slack) == []  # the clock does not risk a duplicate
+    assert service.send_due(later, force=True).line() == "sent 1"
+    assert service.send_due(later, force=True).line() == "nothing to do"
+    assert len(checkins_posted(fake_slack, "C0RETRY001")) == 1

@@ -60,8 +60,38 @@ def buttons(blocks: list[dict]) -> list[dict]:
     return found
 
 
+def try_options(blocks: list[dict]) -> tuple[dict, list[dict]]:
+    """The Try menu of a reply, and its options."""
+    menu = next(
+        e
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == ids.TRY_REMEDY_MENU
+    )
+    return menu, menu["options"]
+
+
+def chosen(menu: dict, picked: dict) -> dict:
+    """What Slack sends when a menu option is picked."""
+    return {
+        "action_id": menu["action_id"],
+        "type": menu["type"],
+        "selected_option": picked,
+        "block_id": "try",
+    }
+
+
 def click(web, slack_api, button: dict, *, user: str, channel: str, message: dict | None = None, **container):
-    action = {"action_id": button["action_id"], "block_id": "b", "type": "button", "value": button["value"]}
+    if "selected_option" in button:
+        action = button
+    else:
+        action = {
+            "action_id": button["action_id"],
+            "block_id": "b",
+            "type": "button",
+            "value": button["value"],
+        }
     payload = block_action(action, slack_api.response_url(), user=user, channel=channel, message=message)
     if message is not None:
         payload["container"]["message_ts"] = message["ts"]
@@ -191,9 +221,9 @@ def test_try_from_a_mention_reply_to_the_check_in_result(web, slack_api, artifac
     assert post_signed_json(web.events_url, mention).status == 200
     (reply,) = slack_api.wait_for("chat.postMessage", 1, timeout=10)
     assert reply.params["thread_ts"] == mention_ts
-    tries = [b for b in buttons(reply.params["blocks"]) if b["action_id"].startswith(ids.TRY_REMEDY_PREFIX)]
-    assert tries and all(b["text"]["text"].startswith("Try") for b in tries)
-    assert tries[0]["text"]["text"] == f"Try: {REMEDY}"
+    menu, options = try_options(reply.params["blocks"])
+    assert len(options) == 3 and all(o["text"]["text"].startswith("Try: ") for o in options)
+    assert options[0]["text"]["text"] == f"Try: {REMEDY}"
     reply_message = {
         "type": "message",
         "ts": reply.reply["ts"],
@@ -204,7 +234,9 @@ def test_try_from_a_mention_reply_to_the_check_in_result(web, slack_api, artifac
     }
 
     # Try opens the modal: the remedy prefilled, an optional owner, a check-in date 14 days on.
-    view = open_modal(web, slack_api, tries[0], user=PICKER, channel=CHANNEL, message=reply_message)
+    view = open_modal(
+        web, slack_api, chosen(menu, options[0]), user=PICKER, channel=CHANNEL, message=reply_message
+    )
     assert view["callback_id"] == ids.TRY_VIEW
     by_block = {b.get("block_id"): b for b in view["blocks"]}
     assert by_block[ids.TRY_BLOCK_REMEDY]["element"]["initial_option"]["text"]["text"] == REMEDY
@@ -346,11 +378,11 @@ def test_try_from_a_dm_asks_for_the_channel_and_checks_truce_is_there(web, slack
     assert post_signed_json(web.events_url, envelope({**event, "team": TEAM_ID})).status == 200
     (reply,) = slack_api.wait_for("chat.postMessage", 1, timeout=10)
     assert reply.params["channel"] == "D0PAT00001"
-    (first, *_) = [
-        b for b in buttons(reply.params["blocks"]) if b["action_id"].startswith(ids.TRY_REMEDY_PREFIX)
-    ]
+    menu, options = try_options(reply.params["blocks"])
     message = {"type": "message", "ts": reply.reply["ts"], "text": "", "blocks": reply.params["blocks"]}
-    view = open_modal(web, slack_api, first, user=PICKER, channel="D0PAT00001", message=message)
+    view = open_modal(
+        web, slack_api, chosen(menu, options[0]), user=PICKER, channel="D0PAT00001", message=message
+    )
     by_block = {b.get("block_id"): b for b in view["blocks"]}
     picker = by_block[ids.TRY_BLOCK_CHANNEL]["element"]
     assert picker["type"] == "conversations_select"

@@ -379,7 +379,7 @@ class ExperimentService(ExperimentInsights):
         """Post the check-in of every experiment whose check-in time has come (every one, when
         `force`: `python -m bot checkins send`), once per experiment."""
         report = Report()
-        for experiment in self.repo.without_checkin(None if force else now, channel_ids):
+        for experiment in self.repo.without_checkin(None if force else now, channel_ids, retry_failed=force):
             if stopping and stopping.is_set():
                 break
             report.add(self.send(experiment, now, retry_failed=force))

@@ -138,11 +138,13 @@ class ExperimentRepository(SessionRepository):
             return [_experiment(row) for row in session.scalars(query)]
 
     def without_checkin(
-        self, due_by: datetime | None, channel_ids: Iterable[str] | None = None
+        self, due_by: datetime | None, channel_ids: Iterable[str] | None = None, retry_failed: bool = False
     ) -> list[Experiment]:
         """Experiments (every workspace) whose check-in time has come (any, when `due_by` is None)
-        and that have no check-in row yet, or only a pending one."""
-        taken = select(Checkin.experiment_id).where(Checkin.status.in_(("open", "closed", "failed")))
+        and that have no check-in row yet, or only a pending one (or a given-up one, when
+        `retry_failed`)."""
+        done = ("open", "closed") if retry_failed else ("open", "closed", "failed")
+        taken = select(Checkin.experiment_id).where(Checkin.status.in_(done))
         query = select(Experiment).where(Experiment.announcement_ts.is_not(None), Experiment.id.not_in(taken))
         if due_by is not None:
             query = query.where(Experiment.checkin_at <= due_by)

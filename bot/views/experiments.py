@@ -62,6 +62,20 @@ def try_buttons(cause: Cause, limit: int = TRY_SHOWN) -> dict:
     return actions(*(try_button(cause, n) for n in range(min(limit, len(cause.remedies)))), block_id="try")
 
 
+def try_menu(cause: Cause, limit: int = TRY_SHOWN) -> dict:
+    """The compact form for replies in a conversation: one menu, an option "Try: …" per remedy shown."""
+    options = [
+        option(clip(f"Try: {r.title}", 75), f"{cause.id}:{n}") for n, r in enumerate(cause.remedies[:limit])
+    ]
+    menu = {
+        "type": "static_select",
+        "action_id": ids.TRY_REMEDY_MENU,
+        "placeholder": plain("Try one of these…"),
+        "options": options,
+    }
+    return actions(menu, block_id="try")
+
+
 def parse_try_value(value: str) -> tuple[str, int] | None:
     cause_id, _, index = str(value).partition(":")
     return (cause_id, int(index)) if cause_id and index.isdigit() else None

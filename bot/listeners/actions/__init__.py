@@ -13,5 +13,6 @@ def register(app: App, deps: Deps) -> None:
     app.action(ids.REMEDY_SHARE)(playbook.share(deps))
     app.action(ids.PULSE_ACTION)(pulse.vote(deps))
     app.action(ids.TRY_REMEDY)(experiments.try_remedy(deps))
+    app.action(ids.TRY_REMEDY_MENU)(experiments.try_remedy(deps))
     app.view(ids.TRY_VIEW)(experiments.try_submitted(deps))
     app.action(ids.CHECKIN_ACTION)(experiments.checkin_answer(deps))

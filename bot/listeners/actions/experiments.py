@@ -60,7 +60,8 @@ def try_remedy(deps: Deps):
         logger: logging.Logger,
     ) -> None:
         ack()
-        parsed = views.parse_try_value(action.get("value") or "")
+        raw = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
+        parsed = views.parse_try_value(raw)
         cause = deps.playbook.get(parsed[0]) if parsed else None
         if cause is None or parsed[1] >= len(cause.remedies):
             if body.get("response_url"):
