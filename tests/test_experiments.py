@@ -4,6 +4,7 @@ workspace scoping, and the effect lines in the next pulse summary."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,9 +21,11 @@ from bot.storage.experiment_repository import ExperimentRepository
 from bot.storage.models import Checkin, PulsePoll
 from bot.storage.pulse_repository import PulseRepository
 from bot.views.remedy import cause_message
+from bot.views.validate import view_problems
 from model.playbook import load_playbook
 from tests.conftest import make_settings
 from tests.pg import BACKENDS, database_url
+from tests.remedy_payloads import app_home_opened, dispatch_event
 
 TEAM = Workspace("T0TRUCE01")
 OTHER_TEAM = Workspace("T0OTHER001")
@@ -248,3 +251,27 @@ def test_a_check_in_given_up_on_is_posted_again_only_by_the_operator(service, fa
     assert service.send_due(later, force=True).line() == "sent 1"
     assert service.send_due(later, force=True).line() == "nothing to do"
     assert len(checkins_posted(fake_slack, "C0RETRY001")) == 1
+
+
+def test_app_home_lists_the_experiments_of_the_viewers_channels_in_this_workspace(app, fake_slack, service):
+    start(service, "C0MINE0001", MONDAY, date(2026, 12, 14))
+    start(service, "C0SECRET01", MONDAY, date(2026, 12, 14), remedy="Hold a monthly lead-quality review")
+    start(
+        service,
+        "C0MINE0002",
+        MONDAY,
+        date(2026, 12, 14),
+        team=OTHER_TEAM,
+        remedy="Track follow-up within the SLA",
+    )
+    fake_slack.channels = [{"id": "C0MINE0001"}, {"id": "C0MINE0002"}]
+    dispatch_event(app, app_home_opened())
+    (published,) = fake_slack.calls_to("views.publish")
+    view = published.params["view"]
+    assert view_problems(view) == []
+    text = json.dumps(view["blocks"], ensure_ascii=False)
+    assert "Remedies your channels are trying" in text
+    assert f"*{REMEDY}* (lead quality and hand-off) in <#C0MINE0001>" in text
+    assert "started 30 Nov · check-in 14 Dec · running" in text
+    assert "Hold a monthly lead-quality review" not in text  # a channel the viewer is not in
+    assert "Track follow-up within the SLA" not in text  # another workspace

@@ -406,16 +406,17 @@ def test_try_from_a_dm_asks_for_the_channel_and_checks_truce_is_there(web, slack
         assert session.scalars(select(Experiment).where(Experiment.channel_id == ELSEWHERE)).all() == []
 
     # The right channel: one public line there, at the top (there is no thread to answer in).
-    ok = post_signed_interaction(
-        web.events_url, submission(view, user=PICKER, owner=None, checkin_on=checkin_on, channel=CHANNEL)
-    )
+    # (On Enterprise Grid the payload names the organisation too; the row keeps it.)
+    grid = submission(view, user=PICKER, owner=None, checkin_on=checkin_on, channel=CHANNEL)
+    grid["enterprise"] = {"id": "E0GRID0001", "name": "Grid"}
+    ok = post_signed_interaction(web.events_url, grid)
     assert ok.status == 200 and "errors" not in ok.body
     (line,) = announcements(slack_api)
     assert line["channel"] == CHANNEL and not line.get("thread_ts")
     assert "owner" not in line["text"]
     with db() as session:
         row = session.scalars(select(Experiment).where(Experiment.checkin_on == checkin_on)).one()
-        assert (row.team_id, row.enterprise_id, row.thread_ts) == (TEAM_ID, None, None)
+        assert (row.team_id, row.enterprise_id, row.thread_ts) == (TEAM_ID, "E0GRID0001", None)
         assert row.announcement_ts
 
 
