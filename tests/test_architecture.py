@@ -97,6 +97,17 @@ def test_services_never_import_views():
     assert offenders == []
 
 
+def test_services_never_import_presenters_or_listeners():
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph("bot").items()
+        if name.startswith("bot.services")
+        for target in targets
+        if target.startswith(("bot.presenters", "bot.listeners"))
+    )
+    assert offenders == []
+
+
 def test_no_import_cycles_among_bot_modules():
     assert cycles(without_packages(graph("bot"))) == []
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +23,7 @@ from sqlalchemy import select, update
 from bot import ids
 from bot.fakeslack import BOT_USER_ID, TEAM_ID
 from bot.storage.db import connect
+from bot.storage.experiment_repository import ExperimentRepository
 from bot.storage.models import (
     Checkin,
     CheckinAnswer,
@@ -29,6 +33,7 @@ from bot.storage.models import (
     PulseResponse,
 )
 from bot.views.validate import message_problems, view_problems
+from tests.conftest import server_env
 from tests.slack import (
     PULSE_KEY,
     block_action,
@@ -431,3 +436,58 @@ def test_try_on_a_private_remedy_card_suggests_its_channel(web, slack_api):
     assert by_block[ids.TRY_BLOCK_REMEDY]["element"]["initial_option"]["text"]["text"] == (
         "Require a reason for every rejected lead"
     )
+
+
+def test_the_clock_posts_a_due_check_in_in_its_thread_once(slack_api, artifact, tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'clock.db'}"
+    repo = ExperimentRepository(connect(db_url))
+    now = datetime.now(UTC)
+    due = repo.add_experiment(
+        team_id=TEAM_ID,
+        enterprise_id=None,
+        channel_id=CHANNEL,
+        thread_ts="1700000000.000200",
+        cause_id="lead_quality",
+        remedy=REMEDY,
+        owner_id=None,
+        started_on=(now - timedelta(days=14)).date(),
+        checkin_on=now.date(),
+        checkin_at=now - timedelta(minutes=2),
+        now=now - timedelta(days=14),
+    )
+    repo.set_announced(TEAM_ID, due.id, "1700000000.000300")
+    later = repo.add_experiment(
+        team_id=TEAM_ID,
+        enterprise_id=None,
+        channel_id=CHANNEL,
+        thread_ts=None,
+        cause_id="lead_quality",
+        remedy="Hold a monthly lead-quality review",
+        owner_id=None,
+        started_on=now.date(),
+        checkin_on=now.date() + timedelta(days=14),
+        checkin_at=now + timedelta(days=14),
+        now=now,
+    )
+    repo.set_announced(TEAM_ID, later.id, "1700000000.000400")
+    log = tmp_path / "clock.log"
+    with open(log, "w") as out:
+        clock = subprocess.Popen(
+            [sys.executable, "-m", "bot", "clock"],
+            cwd=tmp_path,
+            env=server_env(slack_api, db_url, artifact),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not posted_with(slack_api, "help?") and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1)  # anything else it would post in this tick
+        finally:
+            clock.send_signal(signal.SIGTERM)
+            assert clock.wait(15) == 0
+    (checkin,) = posted_with(slack_api, "help?")
+    assert checkin["channel"] == CHANNEL and checkin["thread_ts"] == "1700000000.000200"
+    assert checkin["text"].startswith(f"Did {REMEDY} help?")
+    assert "check-ins: sent 1" in log.read_text()

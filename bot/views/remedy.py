@@ -152,7 +152,11 @@ def _compact(cause: Cause, prefix: str = "") -> dict:
 
 
 def diagnosis_result_message(
-    finding: Finding, playbook: Playbook, surface: str = "remedy", asker: str = ""
+    finding: Finding,
+    playbook: Playbook,
+    surface: str = "remedy",
+    asker: str = "",
+    works: Mapping[str, Works] | None = None,
 ) -> dict:
     """`/remedy <a situation>`: the best cause's card, the runner-up, and feedback buttons."""
     if finding.verdict is Verdict.UNSURE and finding.closest:
@@ -168,6 +172,7 @@ def diagnosis_result_message(
         quoted = ", ".join(f"“{escape(term)}”" for term in finding.evidence)
         blocks.append(context(f"Why I think so: words like {quoted} are typical of it."))
     blocks += cause_blocks(best)
+    blocks += works_blocks(best, works)
     blocks.append(try_buttons(best, len(best.remedies)))
     if runner_up is not None:
         blocks += [divider(), _compact(runner_up, "*Could also be:* ")]

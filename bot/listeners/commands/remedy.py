@@ -55,8 +55,9 @@ def handler(deps: Deps):
         ack()
         try:
             finding = deps.diagnoser.diagnose(query.text)
+            works = _works(deps, command, context, finding.cause.id, logger) if finding.cause else None
             reply = diagnosis_result_message(
-                finding, deps.playbook, SURFACE, asker=command.get("user_id") or ""
+                finding, deps.playbook, SURFACE, asker=command.get("user_id") or "", works=works
             )
         except Exception:
             logger.exception("could not diagnose a /remedy situation")
