@@ -1,4 +1,4 @@
-"""python -m bot [run|serve|socket|console|clock|pulse ...|feedback export]
+"""python -m bot [run|serve|socket|console|clock|pulse ...|checkins send|close|feedback export]
 
 `run` (the default) picks the mode from the configuration: the offline console without Slack
 credentials, Socket Mode with SLACK_APP_TOKEN, otherwise the HTTP server.
@@ -28,11 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")
     sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     sub.add_parser("console", help="the offline console, whatever the configuration")
-    sub.add_parser("clock", help="the one scheduler process (pulse polls)")
+    sub.add_parser("clock", help="the one scheduler process (pulse polls, experiment check-ins)")
     pulse = sub.add_parser("pulse", help="run pulse jobs by hand, exactly as the scheduler does")
     pulse.add_argument("action", choices=["send", "close", "remind", "export"])
     pulse.add_argument("--channel", action="append", help="only this channel id (repeatable)")
     pulse.add_argument("--out", default="-", help="export: CSV file, '-' for stdout (default)")
+    checkins = sub.add_parser(
+        "checkins", help="experiment check-ins by hand, right away, as the scheduler does"
+    )
+    checkins.add_argument("action", choices=["send", "close"])
+    checkins.add_argument("--channel", action="append", help="only this channel id (repeatable)")
     feedback = sub.add_parser("feedback", help="users' corrections")
     feedback.add_argument("action", choices=["export"])
     feedback.add_argument("--out", default="data/feedback.jsonl", help="JSON-lines file, '-' for stdout")
@@ -112,6 +117,13 @@ def _pulse(settings: Settings, action: str, channels: list[str] | None, out: str
     return run_pulse_job(settings, action, channels)
 
 
+def _checkins(settings: Settings, action: str, channels: list[str] | None) -> int:
+    from bot.scheduler import run_checkins_job
+
+    _require_slack(settings, "posting check-ins")
+    return run_checkins_job(settings, action, channels)
+
+
 def _feedback(settings: Settings, out: str) -> int:
     from bot.services.feedback import export_corrections
     from bot.storage.db import connect
@@ -140,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             return _clock(settings)
         if command == "pulse":
             return _pulse(settings, args.action, args.channel, args.out)
+        if command == "checkins":
+            return _checkins(settings, args.action, args.channel)
         if command == "feedback":
             return _feedback(settings, args.out)
     except (ConfigError, ModelError, DatabaseError) as exc:

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.presenters.experiments import ExperimentService
+from bot.presenters.pulse import PulseService
 from bot.services.ask import Asking
 from bot.services.conversation import ConversationReader
 from bot.services.diagnose import Diagnoser
-from bot.services.pulse import PulseService
 from bot.settings import Settings
 from bot.storage.db import connect
+from bot.storage.experiment_repository import ExperimentRepository
 from bot.storage.pulse_repository import PulseRepository
 from bot.storage.repository import Repository
 from model.playbook import Playbook, load_playbook
@@ -51,6 +53,14 @@ class Deps:
     def pulse(self, client: WebClient) -> PulseService:
         """The pulse lifecycle, posting through `client` (the listener's own)."""
         return PulseService(self.settings, self.pulse_repo, client, self.playbook, clock=self.clock)
+
+    @property
+    def experiment_repo(self) -> ExperimentRepository:
+        return ExperimentRepository(self.sessions)
+
+    def experiments(self, client: WebClient) -> ExperimentService:
+        """Experiments (Try, check-ins, effects), posting through `client`."""
+        return ExperimentService(self.settings, self.experiment_repo, client, self.playbook, clock=self.clock)
 
 
 def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps:

@@ -269,6 +269,8 @@ class FakeSlack:
                 "ts": params.get("ts"),
                 "text": params.get("text"),
             }
+        if method in ("views.open", "views.push", "views.update"):
+            return {"ok": True, "view": {"id": f"V{next(self._ts):08d}", **(params.get("view") or {})}}
         if method == "views.publish":
             return {"ok": True, "view": {"id": "V0CONSOLE", **(params.get("view") or {})}}
         if method == "conversations.list":

@@ -1,4 +1,4 @@
-"""The clock process (`python -m bot clock`) and the operator's pulse jobs (`python -m bot pulse ...`).
+"""The clock process (`python -m bot clock`) and the operator's jobs (`python -m bot pulse|checkins ...`).
 
 Schedules live in the database, not in APScheduler: one interval job looks every minute for what is
 due — polls to send, reminders, polls to close — so a restart loses nothing, and a run missed while
@@ -15,7 +15,8 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-from bot.services.pulse import PulseService
+from bot.presenters.experiments import ExperimentService
+from bot.presenters.pulse import PulseService
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,35 @@ def build_pulse_service(settings: Settings, sessions=None) -> PulseService:
 
     sessions = sessions or connect(settings.database_url)
     return PulseService(settings, PulseRepository(sessions), make_client(settings), load_playbook())
+
+
+def build_experiment_service(settings: Settings, sessions=None) -> ExperimentService:
+    from bot.app import make_client
+    from bot.storage.db import connect
+    from bot.storage.experiment_repository import ExperimentRepository
+    from model.playbook import load_playbook
+
+    sessions = sessions or connect(settings.database_url)
+    return ExperimentService(settings, ExperimentRepository(sessions), make_client(settings), load_playbook())
+
+
+def run_checkins_job(settings: Settings, action: str, channels: list[str] | None) -> int:
+    """`checkins send|close [--channel C ...]`: what the clock does, right now and safe to repeat.
+
+    send: the check-in of every experiment that has none yet, even before its check-in date (one
+    per experiment, ever); close: close every open check-in now and post its result.
+    """
+    _configure_logging(settings)
+    service = build_experiment_service(settings)
+    now = service.clock()
+    if action == "send":
+        report = service.send_due(now, force=True, channel_ids=channels)
+    elif action == "close":
+        report = service.close_due(now, force=True, channel_ids=channels)
+    else:
+        raise ValueError(f"unknown checkins action {action!r}")
+    print(f"checkins {action}: {report.line()}", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def run_pulse_job(settings: Settings, action: str, channels: list[str] | None) -> int:
@@ -76,6 +106,7 @@ def run_clock(settings: Settings) -> int:
     _configure_logging(settings)
     sessions = connect(settings.database_url)
     service = build_pulse_service(settings, sessions)
+    experiments = build_experiment_service(settings, sessions)
     handled = Repository(sessions)
     stopping = threading.Event()
 
@@ -87,6 +118,14 @@ def run_clock(settings: Settings) -> int:
         except Exception:
             logger.exception("clock: tick failed; the next one tries again")
 
+    def checkins() -> None:
+        try:
+            report = experiments.tick(stopping=stopping)
+            if report.counts:
+                logger.info("clock: check-ins: %s", report.line())
+        except Exception:
+            logger.exception("clock: check-in tick failed; the next one tries again")
+
     def prune() -> None:
         try:
             handled.prune_handled(datetime.now(UTC) - PRUNE_HANDLED_AFTER)
@@ -97,6 +136,9 @@ def run_clock(settings: Settings) -> int:
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": TICK_SECONDS}
     )
     scheduler.add_job(tick, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC), id="pulse")
+    scheduler.add_job(
+        checkins, "interval", seconds=TICK_SECONDS, next_run_time=datetime.now(UTC), id="checkins"
+    )
     scheduler.add_job(prune, "interval", hours=6, next_run_time=datetime.now(UTC), id="prune")
 
     def stop(signum, _frame) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.services.pulse import TrendPoint
+    from bot.services.aggregation import TrendPoint
 
 
-def trend_chart(points: list[TrendPoint]) -> bytes:
-    """A line of the average score per week; weeks without a (publishable) result are gaps."""
+def trend_chart(points: list[TrendPoint], markers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """A line of the average score per week; weeks without a (publishable) result are gaps.
+    `markers`: (period key, label) — a dashed vertical line where an experiment started."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -24,6 +26,18 @@ def trend_chart(points: list[TrendPoint]) -> bytes:
     for x, value in zip(xs, values, strict=True):
         if value == value:  # not NaN
             axes.annotate(f"{value:.1f}", (x, value), textcoords="offset points", xytext=(0, 8), ha="center")
+    index = {p.period_key: x for x, p in enumerate(points)}
+    for key, label in markers:
+        if key in index:
+            axes.axvline(index[key], color="#27ae60", linestyle="--", linewidth=1.5)
+            axes.annotate(
+                label,
+                (index[key], 5.4),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=8,
+                color="#27ae60",
+            )
     axes.set_xticks(xs, labels)
     axes.set_ylim(0.5, 5.5)
     axes.set_yticks([1, 2, 3, 4, 5])

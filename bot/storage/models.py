@@ -4,9 +4,9 @@ corrections, and no Slack user id next to any pulse answer."""
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -133,3 +133,74 @@ class PulseResponse(Base):
     side: Mapped[str | None] = mapped_column(String(12), nullable=True)  # sales | marketing | other
     score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1..5
     cause: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a cause id or "nothing"
+
+
+class Experiment(Base):
+    """A remedy a channel committed to try ("Try" on a remedy), with its owner and check-in date.
+
+    Every row carries the workspace (`team_id`, and `enterprise_id` on Enterprise Grid) and every
+    query is scoped by it. The remedy is a playbook entry (cause id and its title when picked), never
+    text a person typed."""
+
+    __tablename__ = "experiments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    # The thread the announcement went to (the one it was picked in), or None when it was posted
+    # at the top of the channel; announcement_ts is the announcement itself. The check-in goes to
+    # thread_ts or, failing that, the announcement's own thread.
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    announcement_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cause_id: Mapped[str] = mapped_column(String(40))
+    remedy: Mapped[str] = mapped_column(String(200))  # the remedy's playbook title
+    owner_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    started_on: Mapped[date] = mapped_column(Date)  # local date in the channel's timezone
+    checkin_on: Mapped[date] = mapped_column(Date)
+    checkin_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC instant
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Checkin(Base):
+    """The one check-in of an experiment ("Did *Lead SLA* help?"), claimed like a pulse poll: the
+    unique experiment_id is taken before anything is posted, a lease says who is posting it now, and
+    the counts are written at close, when the voter hashes are erased."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("experiment_id", name="uq_checkin_experiment"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), index=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | open | closed | failed
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    result_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Written at close. The per-answer counts are kept only when `responses` reached the threshold.
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    helped: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    partly: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    not_yet: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stopped: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CheckinAnswer(Base):
+    """One anonymous check-in answer: like PulseResponse, a random key, no rowid on SQLite, and a
+    keyed hash of (check-in, user) that lets a person change their answer, erased at close."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (
+        UniqueConstraint("checkin_id", "voter_hash", name="uq_checkin_answer_voter"),
+        {"sqlite_with_rowid": False},
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkins.id", ondelete="CASCADE"), index=True)
+    voter_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    answer: Mapped[str] = mapped_column(String(12))  # helped | partly | not_yet | stopped

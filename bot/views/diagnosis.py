@@ -17,6 +17,7 @@ from bot.views.blocks import (
     parse_json_object,
     section,
 )
+from bot.views.experiments import try_menu
 from model.playbook import Cause, Playbook
 
 REMEDIES_SHOWN = 3
@@ -132,6 +133,7 @@ def friction_message(finding: Finding, surface: str, permalink: str | None = Non
         else:
             blocks.append(context(escape(cause.why)))
     blocks.append(section(f"*What to try this week*\n{remedy_lines(cause)}"))
+    blocks.append(try_menu(cause, REMEDIES_SHOWN))
     more = f"Full playbook{' and a template' if cause.template else ''}: `/remedy {cause.id}`"
     runner_up = finding.diagnosis.runner_up()
     if read is None and finding.closest and runner_up and runner_up[1] >= RUNNER_UP_SHOWN_FROM:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.storage.repository import TrendPoint
 from bot.views.blocks import (
@@ -23,9 +23,13 @@ from bot.views.blocks import (
     header,
     section,
 )
+from bot.views.experiments import card_line
 from bot.views.remedy import cause_button
 from model.labels import NONE
 from model.playbook import Playbook
+
+if TYPE_CHECKING:
+    from bot.services.experiments import ExperimentCard
 
 SPARK = "▁▂▃▄▅▆▇█"
 SCORE_MIN, SCORE_MAX = 1.0, 5.0
@@ -56,6 +60,8 @@ class HomeData:
     min_responses: int = 3
     weeks: int = 8
     days: int = 30
+    # Remedies tried in the viewer's channels (bot/services/experiments.py), newest first.
+    experiments: Sequence[ExperimentCard] = ()
 
 
 def sparkline(scores: Iterable[float]) -> str:
@@ -163,6 +169,25 @@ def counts_blocks(data: HomeData, playbook: Playbook) -> list[dict]:
     return blocks
 
 
+EXPERIMENT_LINES = 8
+
+
+def experiment_blocks(data: HomeData, playbook: Playbook) -> list[dict]:
+    blocks = [header("Remedies your channels are trying")]
+    if not data.experiments:
+        blocks.append(
+            section(
+                "None yet. Pick *Try* on a remedy (in my replies, on a `/remedy` card or in a pulse "
+                "summary): I'll tell the channel, check in on the date you choose, and show what changed."
+            )
+        )
+        return blocks
+    lines = [card_line(card, playbook, with_channel=True) for card in data.experiments[:EXPERIMENT_LINES]]
+    blocks += [_lines_section([line]) for line in lines]
+    blocks.append(context("`/remedy tried` in a channel lists all of its experiments."))
+    return blocks
+
+
 def _setting_line(row: PulseSetting) -> str:
     where = f"<#{row.channel_id}>"
     if not row.member:
@@ -222,6 +247,8 @@ def home_view(playbook: Playbook, data: HomeData) -> dict:
         *trend_blocks(data),
         divider(),
         *counts_blocks(data, playbook),
+        divider(),
+        *experiment_blocks(data, playbook),
         divider(),
         *settings_blocks(data),
         divider(),

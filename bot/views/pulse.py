@@ -5,6 +5,7 @@ Nothing here ever receives a user id: the builders see counts, averages and one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -23,9 +24,11 @@ from bot.views.blocks import (
     plain,
     section,
 )
+from bot.views.experiments import try_button
 
 if TYPE_CHECKING:
-    from bot.services.pulse import PulseResults, Schedule, TrendPoint
+    from bot.services.aggregation import PulseResults, TrendPoint
+    from bot.services.schedule import Schedule
     from bot.storage.pulse_repository import Answer
     from model.playbook import Playbook
 
@@ -222,9 +225,14 @@ def trend_alt_text(points: list[TrendPoint]) -> str:
 
 
 def summary_message(
-    results: PulseResults, points: list[TrendPoint], playbook: Playbook, period_key: str
+    results: PulseResults,
+    points: list[TrendPoint],
+    playbook: Playbook,
+    period_key: str,
+    effects: Sequence[str] = (),
 ) -> dict:
-    """The closing post. Every fact in the chart is also here in text."""
+    """The closing post. Every fact in the chart is also here in text. `effects`: one line per
+    remedy the channel is trying (bot/views/experiments.py effect_lines)."""
     title = f"Pulse results, {period_label(period_key)}"
     if not results.shown:
         who = "Nobody" if results.responses == 0 else f"Only {people(results.responses)}"
@@ -233,6 +241,7 @@ def summary_message(
             "needed so that nobody's answer can be singled out."
         )
         blocks = [header(title), section(few), context(f"Trend, last 8 weeks: {trend_text(points)}")]
+        blocks += [context(line) for line in effects]
         return message(f"{title}: {few} Trend, last 8 weeks: {trend_text(points)}.", blocks)
 
     lines = [f"*{people(results.responses)} answered.*"]
@@ -283,10 +292,14 @@ def summary_message(
         blocks.append(
             section(
                 f"{top_cause.emoji} *Try this week, for {escape(top_cause.title.lower())}:* "
-                f"*{escape(remedy.title)}* — {escape(remedy.detail)}\n`/remedy {top_cause.id}` opens the full playbook."
+                f"*{escape(remedy.title)}* — {escape(remedy.detail)}\n`/remedy {top_cause.id}` opens the full playbook.",
+                accessory=try_button(top_cause, 0, "Try it"),
             )
         )
         plain_lines.append(f"Try this week: {remedy.title}.")
+    if effects:
+        blocks.append(section("*Remedies you are trying*\n" + "\n".join(effects)))
+        plain_lines += [line.replace("*", "") for line in effects]
     blocks.append(divider())
     blocks.append(
         context(

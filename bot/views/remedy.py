@@ -6,6 +6,9 @@ typed into /remedy never reach the public post.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from bot import ids
 from bot.services.diagnose import Finding, Verdict, confidence_words
 from bot.views.blocks import (
@@ -21,7 +24,11 @@ from bot.views.blocks import (
     section,
 )
 from bot.views.diagnosis import feedback_block
+from bot.views.experiments import try_buttons, works_line
 from model.playbook import Cause, Playbook
+
+if TYPE_CHECKING:
+    from bot.services.experiments import Works
 
 HELP = "help"  # the Share button's value for the help card; otherwise a cause id
 MODAL_TITLE_MAX = 24
@@ -78,9 +85,17 @@ def _cause_fallback(cause: Cause) -> str:
     return f"{cause.title}: {cause.description} First step: {cause.remedies[0].title}."
 
 
-def cause_message(cause: Cause) -> dict:
-    """`/remedy leads`: the card, only for the person who asked, with a Share button."""
+def works_blocks(cause: Cause, works: Mapping[str, Works] | None) -> list[dict]:
+    """ "What works here": remedies of this cause tried in enough channels of the workspace."""
+    lines = [works_line(r.title, works[r.title]) for r in cause.remedies if works and r.title in works]
+    return [context("\n".join(lines))] if lines else []
+
+
+def cause_message(cause: Cause, works: Mapping[str, Works] | None = None) -> dict:
+    """`/remedy leads`: the card, only for the person who asked, with Try and Share buttons."""
     blocks = cause_blocks(cause)
+    blocks += works_blocks(cause, works)
+    blocks.append(try_buttons(cause, len(cause.remedies)))
     blocks.append(actions(share_button(cause.id)))
     return message(_cause_fallback(cause), blocks)
 
@@ -137,7 +152,11 @@ def _compact(cause: Cause, prefix: str = "") -> dict:
 
 
 def diagnosis_result_message(
-    finding: Finding, playbook: Playbook, surface: str = "remedy", asker: str = ""
+    finding: Finding,
+    playbook: Playbook,
+    surface: str = "remedy",
+    asker: str = "",
+    works: Mapping[str, Works] | None = None,
 ) -> dict:
     """`/remedy <a situation>`: the best cause's card, the runner-up, and feedback buttons."""
     if finding.verdict is Verdict.UNSURE and finding.closest:
@@ -153,6 +172,8 @@ def diagnosis_result_message(
         quoted = ", ".join(f"“{escape(term)}”" for term in finding.evidence)
         blocks.append(context(f"Why I think so: words like {quoted} are typical of it."))
     blocks += cause_blocks(best)
+    blocks += works_blocks(best, works)
+    blocks.append(try_buttons(best, len(best.remedies)))
     if runner_up is not None:
         blocks += [divider(), _compact(runner_up, "*Could also be:* ")]
     blocks.append(actions(share_button(best.id)))

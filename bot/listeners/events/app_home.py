@@ -8,6 +8,7 @@ from datetime import timedelta
 from slack_sdk import WebClient
 
 from bot.deps import Deps
+from bot.services.experiments import ExperimentInsights
 from bot.views.home import HomeData, home_error_view, home_view
 from bot.views.validate import view_problems
 
@@ -15,6 +16,7 @@ CHANNEL_TYPES = "public_channel,private_channel"
 MAX_CHANNEL_PAGES = 10  # 2,000 channels is plenty for "the channels you are in"
 DAYS = 30
 WEEKS = 8
+EXPERIMENTS = 8
 
 
 def viewer_channels(client: WebClient, user: str) -> frozenset[str]:
@@ -32,7 +34,7 @@ def viewer_channels(client: WebClient, user: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger) -> HomeData:
+def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger, team_id: str = "") -> HomeData:
     settings = deps.settings
     try:
         mine: frozenset[str] | None = viewer_channels(client, user)
@@ -59,18 +61,32 @@ def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger) ->
         min_responses=settings.pulse_min_responses,
         weeks=WEEKS,
         days=DAYS,
+        experiments=_experiments(deps, team_id, mine, logger),
     )
 
 
+def _experiments(deps: Deps, team_id: str, mine: frozenset[str] | None, logger: logging.Logger):
+    """Experiments in the viewer's channels only; App Home shows the rest without them on failure."""
+    if not mine or not team_id:
+        return ()
+    try:
+        return ExperimentInsights(deps.settings, deps.experiment_repo, deps.clock).tried(
+            team_id, mine, deps.clock(), limit=EXPERIMENTS
+        )
+    except Exception:
+        logger.exception("could not read the experiments for App Home")
+        return ()
+
+
 def handler(deps: Deps):
-    def handle_app_home_opened(event: dict, client: WebClient, logger: logging.Logger) -> None:
+    def handle_app_home_opened(event: dict, client: WebClient, context, logger: logging.Logger) -> None:
         if event.get("tab", "home") != "home":
             return
         user = event.get("user")
         if not user:
             return
         try:
-            view = home_view(deps.playbook, collect(deps, client, user, logger))
+            view = home_view(deps.playbook, collect(deps, client, user, logger, context.team_id or ""))
             problems = view_problems(view)
             if problems:  # never let one odd row blank the whole tab
                 logger.error("App Home view is invalid (%s); publishing a fallback", "; ".join(problems[:3]))
