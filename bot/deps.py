@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.storage.db import connect
 from bot.storage.pulse_repository import PulseRepository
 from bot.storage.repository import Repository
+from bot.storage.workspace import Workspace
 from model.playbook import Playbook, load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
 
@@ -46,11 +47,17 @@ class Deps:
 
     @property
     def pulse_repo(self) -> PulseRepository:
+        """Every workspace's pulse rows (operator exports and tests); listeners use `pulse_of`."""
         return PulseRepository(self.sessions)
 
-    def pulse(self, client: WebClient) -> PulseService:
-        """The pulse lifecycle, posting through `client` (the listener's own)."""
-        return PulseService(self.settings, self.pulse_repo, client, self.playbook, clock=self.clock)
+    def pulse_of(self, workspace: Workspace | str | None) -> PulseRepository:
+        """One workspace's pulse rows: nothing another workspace wrote is visible through it."""
+        return PulseRepository(self.sessions, workspace)
+
+    def pulse(self, client: WebClient, workspace: Workspace | str | None = None) -> PulseService:
+        """One workspace's pulse lifecycle, posting through `client` (the listener's own, which
+        carries that workspace's token)."""
+        return PulseService(self.settings, self.pulse_of(workspace), client, self.playbook, clock=self.clock)
 
 
 def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps:

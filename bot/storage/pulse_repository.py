@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
 from bot.storage.repository import SessionRepository
+from bot.storage.workspace import Workspace
 
 FIELDS = ("side", "score", "cause")
 
@@ -66,14 +67,36 @@ def _poll(row: PulsePoll | None) -> PulsePoll | None:
 
 
 class PulseRepository(SessionRepository):
+    """The pulse of one workspace (`workspace`): every read and write stays inside it. Without a
+    workspace it sees every workspace's rows (operator exports and tests only)."""
+
+    def __init__(self, sessions, workspace: Workspace | str | None = None):
+        super().__init__(sessions)
+        self.workspace = Workspace.of(workspace) if workspace is not None else None
+
+    def _scope(self, model) -> list:
+        return [] if self.workspace is None else [model.team_id == self.workspace.team_id]
+
+    def _owns(self, row) -> bool:
+        return row is not None and (self.workspace is None or row.team_id == self.workspace.team_id)
+
+    def _ids(self) -> dict:
+        if self.workspace is None:
+            return {}
+        return {"team_id": self.workspace.team_id, "enterprise_id": self.workspace.enterprise_id}
+
+    def _get_channel(self, session, channel_id: str) -> PulseChannel | None:
+        row = session.get(PulseChannel, channel_id)
+        return row if self._owns(row) else None
+
     # ---- channels -------------------------------------------------------------------------
     def channel(self, channel_id: str) -> PulseChannel | None:
         with self._sessions() as session:
-            return _channel(session.get(PulseChannel, channel_id))
+            return _channel(self._get_channel(session, channel_id))
 
     def channels(self, only: Iterable[str] | None = None, active: bool = True) -> list[PulseChannel]:
         """Channels Truce is in with the pulse on (or every known channel when `active` is False)."""
-        query = select(PulseChannel).order_by(PulseChannel.channel_id)
+        query = select(PulseChannel).where(*self._scope(PulseChannel)).order_by(PulseChannel.channel_id)
         if active:
             query = query.where(PulseChannel.enabled.is_(True), PulseChannel.member.is_(True))
         if only is not None:
@@ -95,7 +118,8 @@ class PulseRepository(SessionRepository):
                     if row is None:
                         row = PulseChannel(
                             channel_id=channel_id,
-                            team_id=team_id or "",
+                            team_id=team_id or (self.workspace.team_id if self.workspace else ""),
+                            enterprise_id=self.workspace.enterprise_id if self.workspace else None,
                             enabled=True,
                             member=True,
                             weekday=weekday,
@@ -119,7 +143,7 @@ class PulseRepository(SessionRepository):
 
     def set_member(self, channel_id: str, member: bool) -> bool:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None or row.member == member:
                 return False
             row.member = member
@@ -127,7 +151,7 @@ class PulseRepository(SessionRepository):
 
     def set_enabled(self, channel_id: str, enabled: bool, now: datetime) -> None:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None:
                 raise KeyError(channel_id)
             if enabled and not row.enabled:
@@ -136,7 +160,7 @@ class PulseRepository(SessionRepository):
 
     def set_schedule(self, channel_id: str, weekday: int, time: str, timezone: str, now: datetime) -> None:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None:
                 raise KeyError(channel_id)
             row.weekday, row.time, row.timezone, row.active_since = weekday, time, timezone, now
@@ -144,14 +168,17 @@ class PulseRepository(SessionRepository):
     # ---- polls ----------------------------------------------------------------------------
     def poll(self, poll_id: int) -> PulsePoll | None:
         with self._sessions() as session:
-            return _poll(session.get(PulsePoll, poll_id))
+            row = session.get(PulsePoll, poll_id)
+            return _poll(row) if self._owns(row) else None
 
     def poll_for(self, channel_id: str, period_key: str) -> PulsePoll | None:
         with self._sessions() as session:
             return _poll(
                 session.scalar(
                     select(PulsePoll).where(
-                        PulsePoll.channel_id == channel_id, PulsePoll.period_key == period_key
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.period_key == period_key,
+                        *self._scope(PulsePoll),
                     )
                 )
             )
@@ -167,7 +194,11 @@ class PulseRepository(SessionRepository):
             return {(channel, period) for channel, period in rows}
 
     def polls(self, statuses: Iterable[str], channel_ids: Iterable[str] | None = None) -> list[PulsePoll]:
-        query = select(PulsePoll).where(PulsePoll.status.in_(list(statuses))).order_by(PulsePoll.id)
+        query = (
+            select(PulsePoll)
+            .where(PulsePoll.status.in_(list(statuses)), *self._scope(PulsePoll))
+            .order_by(PulsePoll.id)
+        )
         if channel_ids is not None:
             query = query.where(PulsePoll.channel_id.in_(list(channel_ids)))
         with self._sessions() as session:
@@ -191,6 +222,7 @@ class PulseRepository(SessionRepository):
         try:
             with self.transaction() as session:
                 row = PulsePoll(
+                    **self._ids(),
                     channel_id=channel_id,
                     period_key=period_key,
                     status="pending",
@@ -254,7 +286,11 @@ class PulseRepository(SessionRepository):
             return _poll(
                 session.scalar(
                     select(PulsePoll)
-                    .where(PulsePoll.channel_id == channel_id, PulsePoll.status != "failed")
+                    .where(
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.status != "failed",
+                        *self._scope(PulsePoll),
+                    )
                     .order_by(PulsePoll.period_key.desc(), PulsePoll.id.desc())
                     .limit(1)
                 )
@@ -265,7 +301,11 @@ class PulseRepository(SessionRepository):
             return _poll(
                 session.scalar(
                     select(PulsePoll)
-                    .where(PulsePoll.channel_id == channel_id, PulsePoll.status == "closed")
+                    .where(
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.status == "closed",
+                        *self._scope(PulsePoll),
+                    )
                     .order_by(PulsePoll.period_key.desc(), PulsePoll.id.desc())
                     .limit(1)
                 )
@@ -283,6 +323,7 @@ class PulseRepository(SessionRepository):
                         PulsePoll.status == "closed",
                         PulsePoll.period_key >= first_period,
                         PulsePoll.period_key <= last_period,
+                        *self._scope(PulsePoll),
                     )
                     .order_by(PulsePoll.period_key)
                 )
@@ -308,7 +349,7 @@ class PulseRepository(SessionRepository):
             try:
                 with self.transaction() as session:
                     poll = session.get(PulsePoll, poll_id)
-                    if poll is None:
+                    if not self._owns(poll):  # another workspace's poll id is no poll here
                         return Vote("missing")
                     if not poll.message_ts or (poll.channel_id, poll.message_ts) != (channel_id, message_ts):
                         return Vote("elsewhere")
@@ -322,7 +363,12 @@ class PulseRepository(SessionRepository):
                     )
                     first = row is None
                     if first:
-                        row = PulseResponse(poll_id=poll_id, voter_hash=voter_hash)
+                        row = PulseResponse(
+                            poll_id=poll_id,
+                            voter_hash=voter_hash,
+                            team_id=poll.team_id,
+                            enterprise_id=poll.enterprise_id,
+                        )
                         session.add(row)
                     setattr(row, field, value)
                     session.flush()

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.deps import Deps
 from bot.services.pulse import PulseService, Schedule, ScheduleError, parse_schedule
 from bot.storage.models import PulseChannel
+from bot.storage.workspace import Workspace
 from bot.views import pulse as views
 from bot.views.blocks import clip, escape
 
@@ -38,7 +39,7 @@ def handler(deps: Deps):
         ack()
         channel_id = command.get("channel_id") or ""
         try:
-            service = deps.pulse(client)
+            service = deps.pulse(client, Workspace.from_context(context))
             now = deps.clock()
             channel = _channel(
                 service, client, channel_id, command.get("team_id") or context.team_id or "", now

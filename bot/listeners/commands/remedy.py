@@ -13,6 +13,7 @@ from slack_bolt import Ack, Respond
 from bot.deps import Deps
 from bot.services.diagnose import counted_channel
 from bot.services.remedy import QueryKind, interpret
+from bot.storage.workspace import Workspace
 from bot.views.diagnosis import error_message
 from bot.views.remedy import cause_message, diagnosis_result_message, help_message
 
@@ -51,7 +52,7 @@ def handler(deps: Deps):
             deps.repo.record_diagnosis(
                 finding.label,
                 SURFACE,
-                context.team_id or "",
+                Workspace.from_context(context),
                 counted_channel(command.get("channel_id"), command.get("channel_name") or ""),
             )
         except Exception:
