@@ -23,7 +23,8 @@ LISTENER_THREADS = 32
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A Web API client that waits out HTTP 429 (Retry-After) and retries transient failures."""
+    """A Web API client that waits out HTTP 429 (Retry-After) and retries transient failures. In
+    multi-workspace mode it has no token of its own: each request or job hands it one."""
     return WebClient(
         token=token or settings.bot_token,
         base_url=settings.api_url,
@@ -57,8 +58,15 @@ def create_app(
     process_before_response: bool = False,
     token_verification_enabled: bool = True,
 ) -> App:
+    client = client or make_client(settings)
+    oauth = None
+    if settings.oauth:
+        from bot.installations import oauth_flow
+
+        oauth = oauth_flow(settings, deps.installations, client)
     app = App(
-        client=client or make_client(settings),
+        client=client,
+        oauth_flow=oauth,
         signing_secret=settings.signing_secret or "unused-in-socket-and-console-mode",
         process_before_response=process_before_response,
         # Listener threads may sit out a Retry-After; enough of them keeps other replies moving.

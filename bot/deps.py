@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.services.ask import Asking
@@ -33,6 +34,8 @@ class Deps:
     classifier: Classifier
     sessions: sessionmaker[Session]
     repo: Repository
+    # The installations of an "Add to Slack" app (None with a single bot token).
+    installations: InstallationStore | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
@@ -64,10 +67,16 @@ def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps
     """Load the model and open the database. Raises ModelError / DatabaseError with one-line reasons."""
     classifier = classifier or Classifier.load(settings.model_path or DEFAULT_ARTIFACT)
     sessions = connect(settings.database_url)
+    installations = None
+    if settings.oauth:
+        from bot.installations import installation_store
+
+        installations = installation_store(settings, sessions.kw["bind"])
     return Deps(
         settings=settings,
         playbook=load_playbook(),
         classifier=classifier,
         sessions=sessions,
         repo=Repository(sessions),
+        installations=installations,
     )
