@@ -13,14 +13,19 @@ import logging
 import signal
 import sys
 import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 
-from bot.services.pulse import PulseService
+from bot.services.pulse import DISCOVER_EVERY, PulseService, Report, Schedule
 from bot.settings import Settings
+from bot.storage.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 60
+# Workspaces handled at once in a tick: one waiting out a Retry-After holds up only its own thread.
+CLOCK_WORKERS = 4
 PRUNE_HANDLED_AFTER = timedelta(days=2)
 
 
@@ -33,36 +38,236 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(settings.log_level, secrets=[settings.pulse_hash_key])
 
 
-def build_pulse_service(settings: Settings, sessions=None) -> PulseService:
+def build_pulse_service(
+    settings: Settings, sessions=None, workspace: Workspace | str | None = None, token: str | None = None
+) -> PulseService:
+    """The pulse of one workspace (every workspace's rows when `workspace` is None: exports only),
+    posting with `token` (default: the single-workspace bot token)."""
     from bot.app import make_client
     from bot.storage.db import connect
     from bot.storage.pulse_repository import PulseRepository
     from model.playbook import load_playbook
 
     sessions = sessions or connect(settings.database_url)
-    return PulseService(settings, PulseRepository(sessions), make_client(settings), load_playbook())
+    return PulseService(
+        settings, PulseRepository(sessions, workspace), make_client(settings, token), load_playbook()
+    )
 
 
-def run_pulse_job(settings: Settings, action: str, channels: list[str] | None) -> int:
-    """`pulse send|close|remind [--channel C ...]`: what the clock does, on demand and right now.
+class Workspaces:
+    """Where the clock finds the workspaces and each one's bot token: the installation store (with
+    token rotation) for an "Add to Slack" app, or auth.test and SLACK_BOT_TOKEN for one workspace."""
+
+    def __init__(self, settings: Settings, sessions):
+        self.settings = settings
+        self.sessions = sessions
+        self._single: Workspace | None = None
+        self.store = None
+        self.rotator = None
+        if settings.oauth:
+            from slack_sdk.oauth.token_rotation import TokenRotator
+
+            from bot.app import make_client
+            from bot.installations import installation_store
+
+            self.store = installation_store(settings, sessions.kw["bind"])
+            self.rotator = TokenRotator(
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                client=make_client(settings),  # refreshes go through SLACK_API_URL too
+            )
+
+    def single(self) -> Workspace:
+        """The one workspace of SLACK_BOT_TOKEN (auth.test, once); rows from before Truce knew
+        workspaces become its own."""
+        if self._single is None:
+            from bot.app import make_client
+            from bot.storage.repository import Repository
+
+            found = make_client(self.settings).auth_test()
+            self._single = Workspace(found.get("team_id") or "", found.get("enterprise_id") or None)
+            adopted = Repository(self.sessions).adopt_unowned(self._single)
+            if adopted:
+                logger.info("clock: %d rows from before workspaces were given team %s", adopted, self._single)
+        return self._single
+
+    def installed(self) -> list[Workspace]:
+        if self.store is None:
+            return [self.single()]
+        from sqlalchemy import select
+
+        from bot.storage.models import BOTS
+
+        query = (
+            select(BOTS.c.team_id, BOTS.c.enterprise_id)
+            .where(BOTS.c.client_id == self.settings.client_id, BOTS.c.bot_token.is_not(None))
+            .distinct()
+        )
+        with self.sessions() as session:
+            return sorted(
+                {Workspace(team or "", enterprise) for team, enterprise in session.execute(query)},
+                key=lambda w: w.team_id,
+            )
+
+    def token(self, workspace: Workspace) -> str | None:
+        """The workspace's bot token, refreshed first when it rotates and expires soon; None when it
+        is not installed (any more)."""
+        if self.store is None:
+            return self.settings.bot_token if workspace.team_id == self.single().team_id else None
+        from bot.installations import ROTATE_MINUTES_BEFORE
+
+        bot = self.store.find_bot(enterprise_id=workspace.enterprise_id, team_id=workspace.team_id or None)
+        if bot is None:
+            return None
+        if bot.bot_refresh_token:
+            refreshed = self.rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE
+            )
+            if refreshed is not None:
+                self.store.save_bot(refreshed)
+                bot = refreshed
+        return bot.bot_token
+
+
+def _workspaces_for(
+    settings: Settings, workspaces: Workspaces, team: str | None, channels: list[str] | None, sessions
+) -> list[Workspace]:
+    installed = workspaces.installed()
+    if team is not None:
+        return [w for w in installed if w.team_id == team]
+    if channels:
+        from bot.storage.pulse_repository import PulseRepository
+
+        owners = {c.team_id for c in PulseRepository(sessions).channels(channels, active=False)}
+        return [w for w in installed if w.team_id in owners]
+    return installed
+
+
+def run_pulse_job(
+    settings: Settings, action: str, channels: list[str] | None, team: str | None = None
+) -> int:
+    """`pulse send|close|remind [--channel C ...] [--team T]`: what the clock does, on demand and now,
+    in every installed workspace (or the one named, or the ones the named channels belong to).
 
     send: this week's poll in every active channel (or the ones named) that has none yet;
     close: close every open poll now and post its summary; remind: the mid-way reminder now.
     Exit status 1 if something could not be done (it stays queued for the clock to retry).
     """
+    from bot.storage.db import connect
+
     _configure_logging(settings)
-    service = build_pulse_service(settings)
-    now = service.clock()
-    if action == "send":
-        report = service.send_now(channels, now)
-    elif action == "close":
-        report = service.close_due(now, channel_ids=channels, force=True)
-    elif action == "remind":
-        report = service.remind_due(now, channel_ids=channels, force=True)
-    else:
-        raise ValueError(f"unknown pulse action {action!r}")
-    print(f"pulse {action}: {report.line()}", file=sys.stderr)
-    return 0 if report.ok else 1
+    sessions = connect(settings.database_url)
+    workspaces = Workspaces(settings, sessions)
+    total = Report()
+    for workspace in _workspaces_for(settings, workspaces, team, channels, sessions):
+        token = workspaces.token(workspace)
+        if token is None:
+            continue
+        service = build_pulse_service(settings, sessions, workspace, token)
+        now = service.clock()
+        if action == "send":
+            report = service.send_now(channels, now)
+        elif action == "close":
+            report = service.close_due(now, channel_ids=channels, force=True)
+        elif action == "remind":
+            report = service.remind_due(now, channel_ids=channels, force=True)
+        else:
+            raise ValueError(f"unknown pulse action {action!r}")
+        total.counts.update(report.counts)
+    print(f"pulse {action}: {total.line()}", file=sys.stderr)
+    return 0 if total.ok else 1
+
+
+class Clock:
+    """One tick a minute: the workspaces with something due, each with its own token and its own
+    Web API client (which waits out its own Retry-After), a few at a time, so that one slow or
+    rate-limited workspace never holds up the others."""
+
+    def __init__(self, settings: Settings, sessions, workers: int = CLOCK_WORKERS):
+        from bot.storage.pulse_repository import PulseRepository
+
+        self.settings = settings
+        self.sessions = sessions
+        self.workspaces = Workspaces(settings, sessions)
+        self.index = PulseRepository(sessions)  # across workspaces: what is due where
+        self.workers = workers
+        self.services: dict[str, PulseService] = {}
+        self.looked_at: dict[str, datetime] = {}  # when each workspace last had a full tick
+        self.installed: list[Workspace] = []
+        self.installed_at: datetime | None = None
+        self._lock = threading.Lock()
+
+    def due(self, now: datetime) -> list[Workspace]:
+        """Workspaces with something due now, and those not looked at for an hour (to discover
+        channels Truce was added to while nobody listened)."""
+        if self.installed_at is None or now - self.installed_at >= DISCOVER_EVERY:
+            self.installed, self.installed_at = self.workspaces.installed(), now
+        found = {w.team_id: w for w in self.index.workspaces_due(now)}
+        for workspace in self.installed:
+            seen = self.looked_at.get(workspace.team_id)
+            if seen is None or now - seen >= DISCOVER_EVERY:
+                found.setdefault(workspace.team_id, workspace)
+        return [found[team] for team in sorted(found)]
+
+    def _service(self, workspace: Workspace, token: str) -> PulseService:
+        with self._lock:
+            service = self.services.get(workspace.team_id)
+            if service is None:
+                service = build_pulse_service(self.settings, self.sessions, workspace, token)
+                self.services[workspace.team_id] = service
+        service.client.token = token  # a rotated token replaces the old one
+        return service
+
+    def tick_workspace(self, workspace: Workspace, now: datetime, stopping=None) -> Report:
+        try:
+            token = self.workspaces.token(workspace)
+        except Exception as exc:
+            logger.error("clock: no token for workspace %s (%s); skipped", workspace, type(exc).__name__)
+            return Report(counts=Counter(failed=1))
+        if token is None:  # uninstalled: its rows are gone or going; nothing to post with
+            with self._lock:
+                self.services.pop(workspace.team_id, None)
+            return Report()
+        service = self._service(workspace, token)
+        report = service.tick(now, stopping=stopping)
+        self.looked_at[workspace.team_id] = now
+        if not (stopping and stopping.is_set()):
+            self._plan(service, now)
+        return report
+
+    def _plan(self, service: PulseService, now: datetime) -> None:
+        """Write down when each channel is next due. A channel whose current run is within the grace
+        period and still has no poll (a failed claim, say) is looked at again next tick."""
+        channels = service.repo.channels()
+        current = {c.channel_id: Schedule.of(c).period_of(Schedule.of(c).last_run(now)) for c in channels}
+        taken = service.repo.periods_taken(current, current.values()) if current else set()
+        plan: dict[str, datetime | None] = {}
+        for channel in channels:
+            schedule = Schedule.of(channel)
+            run = schedule.last_run(now)
+            waiting = (
+                now - run <= service.grace
+                and not (channel.active_since and run < channel.active_since)
+                and (channel.channel_id, current[channel.channel_id]) not in taken
+            )
+            plan[channel.channel_id] = None if waiting else schedule.next_run(now)
+        service.repo.set_next_checks(plan)
+
+    def tick(self, now: datetime | None = None, stopping: threading.Event | None = None) -> Report:
+        now = now or datetime.now(UTC)
+        total = Report()
+        due = self.due(now)
+        if not due:
+            return total
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="truce-clock") as pool:
+            futures = {pool.submit(self.tick_workspace, w, now, stopping): w for w in due}
+            for future in as_completed(futures):
+                try:
+                    total.counts.update(future.result().counts)
+                except Exception:
+                    logger.exception("clock: workspace %s failed; the next tick tries again", futures[future])
+                    total.add("failed")
+        return total
 
 
 def run_clock(settings: Settings) -> int:
@@ -75,13 +280,13 @@ def run_clock(settings: Settings) -> int:
 
     _configure_logging(settings)
     sessions = connect(settings.database_url)
-    service = build_pulse_service(settings, sessions)
+    clock = Clock(settings, sessions)
     handled = Repository(sessions)
     stopping = threading.Event()
 
     def tick() -> None:
         try:
-            report = service.tick(stopping=stopping)
+            report = clock.tick(stopping=stopping)
             if report.counts:
                 logger.info("clock: %s", report.line())
         except Exception:

@@ -115,7 +115,10 @@ class PulseChannel(WorkspaceOwned, Base):
     """A channel Truce was invited to, with its schedule."""
 
     __tablename__ = "pulse_channels"
-    __table_args__ = (Index("ix_pulse_channels_team", "team_id"),)
+    __table_args__ = (
+        Index("ix_pulse_channels_team", "team_id"),
+        Index("ix_pulse_channels_next_check", "next_check_at"),
+    )
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
@@ -125,6 +128,9 @@ class PulseChannel(WorkspaceOwned, Base):
     # Runs scheduled before this instant are never due: opting in or changing the schedule
     # does not fire a poll for a time that has already passed.
     active_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the clock must next look at this channel (its next scheduled run); NULL: at the next tick.
+    # A tick reads only the channels and polls that are due, however many workspaces there are.
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
@@ -135,6 +141,7 @@ class PulsePoll(WorkspaceOwned, Base):
         Index("ix_pulse_polls_team_status", "team_id", "status"),
         # The clock asks "which polls need something now": open/pending polls by due time.
         Index("ix_pulse_polls_status_closes", "status", "closes_at"),
+        Index("ix_pulse_polls_status_remind", "status", "remind_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -144,6 +151,8 @@ class PulsePoll(WorkspaceOwned, Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Half-way between opening and closing: when the reminder is due (set when the poll opens).
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # Whoever holds an unexpired lease is posting this poll (or its summary); a failed attempt

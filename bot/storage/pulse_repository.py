@@ -133,6 +133,7 @@ class PulseRepository(SessionRepository):
                     rejoined = not row.member
                     if rejoined:
                         row.member, row.enabled, row.active_since = True, True, now
+                        row.next_check_at = None
                     if team_id and not row.team_id:
                         row.team_id = team_id
                     session.flush()
@@ -156,7 +157,7 @@ class PulseRepository(SessionRepository):
                 raise KeyError(channel_id)
             if enabled and not row.enabled:
                 row.active_since = now
-            row.enabled = enabled
+            row.enabled, row.next_check_at = enabled, None
 
     def set_schedule(self, channel_id: str, weekday: int, time: str, timezone: str, now: datetime) -> None:
         with self.transaction() as session:
@@ -164,6 +165,53 @@ class PulseRepository(SessionRepository):
             if row is None:
                 raise KeyError(channel_id)
             row.weekday, row.time, row.timezone, row.active_since = weekday, time, timezone, now
+            row.next_check_at = None  # the clock looks again at the next tick
+
+    def set_next_checks(self, next_checks: dict[str, datetime]) -> None:
+        """When the clock must look at each of these channels again (their next scheduled runs)."""
+        if not next_checks:
+            return
+        with self.transaction() as session:
+            for channel_id, at in next_checks.items():
+                session.execute(
+                    update(PulseChannel)
+                    .where(PulseChannel.channel_id == channel_id, *self._scope(PulseChannel))
+                    .values(next_check_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def teams(self) -> list[str]:
+        """The team ids that have pulse polls (for the operator's export)."""
+        with self._sessions() as session:
+            return list(session.scalars(select(PulsePoll.team_id).distinct().order_by(PulsePoll.team_id)))
+
+    def workspaces_due(self, now: datetime) -> list[Workspace]:
+        """The workspaces with something for the clock to do now: a channel whose scheduled run has
+        come (or was never looked at), a poll waiting to be (re)posted, a reminder or a close that is
+        due. Each part reads an index, so the cost follows what is due, not how many channels exist."""
+        parts = [
+            select(PulseChannel.team_id, PulseChannel.enterprise_id).where(
+                PulseChannel.enabled.is_(True),
+                PulseChannel.member.is_(True),
+                or_(PulseChannel.next_check_at.is_(None), PulseChannel.next_check_at <= now),
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "pending",
+                or_(PulsePoll.lease_until.is_(None), PulsePoll.lease_until <= now),
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "open", PulsePoll.closes_at <= now
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "open", PulsePoll.reminder_sent.is_(False), PulsePoll.remind_at <= now
+            ),
+        ]
+        found: dict[str, Workspace] = {}
+        with self._sessions() as session:
+            for part in parts:
+                for team_id, enterprise_id in session.execute(part.distinct()):
+                    found.setdefault(team_id, Workspace(team_id, enterprise_id))
+        return [found[team] for team in sorted(found)]
 
     # ---- polls ----------------------------------------------------------------------------
     def poll(self, poll_id: int) -> PulsePoll | None:
@@ -270,6 +318,8 @@ class PulseRepository(SessionRepository):
             row = session.get(PulsePoll, poll_id)
             row.status, row.message_ts, row.lease_until = "open", message_ts, None
             row.opened_at, row.closes_at = opened_at, closes_at
+            # The reminder goes half-way through (PulseService.remind_due); the clock finds it by this.
+            row.remind_at = opened_at + (closes_at - opened_at) / 2
 
     def retry_later(self, poll_id: int, at: datetime) -> None:
         """The post failed: leave the row pending, claimable again from `at`."""

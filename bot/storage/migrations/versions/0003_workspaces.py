@@ -115,12 +115,16 @@ def upgrade() -> None:
 
     with op.batch_alter_table("pulse_channels", schema=None) as batch_op:
         batch_op.add_column(sa.Column("enterprise_id", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_pulse_channels_next_check", ["next_check_at"], unique=False)
         batch_op.create_index("ix_pulse_channels_team", ["team_id"], unique=False)
 
     with op.batch_alter_table("pulse_polls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("team_id", sa.String(length=32), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("enterprise_id", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("remind_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_pulse_polls_status_closes", ["status", "closes_at"], unique=False)
+        batch_op.create_index("ix_pulse_polls_status_remind", ["status", "remind_at"], unique=False)
         batch_op.create_index("ix_pulse_polls_team_status", ["team_id", "status"], unique=False)
 
     with op.batch_alter_table("pulse_responses", schema=None) as batch_op:
@@ -137,6 +141,8 @@ def upgrade() -> None:
         "UPDATE pulse_responses SET team_id = COALESCE((SELECT p.team_id FROM pulse_polls p "
         "WHERE p.id = pulse_responses.poll_id), '')"
     )
+    # Open polls still waiting for their reminder: due now (the clock sends it once, as before).
+    op.execute("UPDATE pulse_polls SET remind_at = opened_at WHERE status = 'open' AND NOT reminder_sent")
 
 
 def downgrade() -> None:
@@ -150,11 +156,15 @@ def downgrade() -> None:
     with op.batch_alter_table("pulse_polls", schema=None) as batch_op:
         batch_op.drop_index("ix_pulse_polls_team_status")
         batch_op.drop_index("ix_pulse_polls_status_closes")
+        batch_op.drop_index("ix_pulse_polls_status_remind")
+        batch_op.drop_column("remind_at")
         batch_op.drop_column("enterprise_id")
         batch_op.drop_column("team_id")
 
     with op.batch_alter_table("pulse_channels", schema=None) as batch_op:
         batch_op.drop_index("ix_pulse_channels_team")
+        batch_op.drop_index("ix_pulse_channels_next_check")
+        batch_op.drop_column("next_check_at")
         batch_op.drop_column("enterprise_id")
 
     with op.batch_alter_table("helpful_votes", schema=None) as batch_op:
