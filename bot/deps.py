@@ -10,10 +10,10 @@ from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.presenters.pulse import PulseService
 from bot.services.ask import Asking
 from bot.services.conversation import ConversationReader
 from bot.services.diagnose import Diagnoser
-from bot.services.pulse import PulseService
 from bot.settings import Settings
 from bot.storage.db import connect
 from bot.storage.pulse_repository import PulseRepository

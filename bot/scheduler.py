@@ -17,7 +17,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 
-from bot.services.pulse import DISCOVER_EVERY, PulseService, Report, Schedule
+from bot.presenters.pulse import PulseService
+from bot.services.pulse import DISCOVER_EVERY, Report
+from bot.services.schedule import Schedule
 from bot.settings import Settings
 from bot.storage.workspace import Workspace
 

@@ -13,7 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.app import make_client
-from bot.services.pulse import PulseService, voter_hash
+from bot.presenters.pulse import PulseService
+from bot.services.aggregation import voter_hash
 from bot.storage.db import connect
 from bot.storage.pulse_repository import PulseRepository
 from model.playbook import load_playbook

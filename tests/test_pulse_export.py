@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from bot.app import make_client
-from bot.services.pulse import PulseService
+from bot.presenters.pulse import PulseService
 from bot.storage.db import connect
 from bot.storage.pulse_repository import PulseRepository
 from model.playbook import load_playbook

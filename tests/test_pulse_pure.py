@@ -9,18 +9,9 @@ import pytest
 
 from bot import ids
 from bot.listeners.actions.pulse import parse_click
+from bot.services.aggregation import TrendPoint, aggregate, trend, voter_hash
 from bot.services.chart import trend_chart
-from bot.services.pulse import (
-    Schedule,
-    TrendPoint,
-    aggregate,
-    parse_clock,
-    parse_schedule,
-    period_key,
-    trend,
-    trend_periods,
-    voter_hash,
-)
+from bot.services.schedule import Schedule, parse_clock, parse_schedule, period_key, trend_periods
 from bot.storage.pulse_repository import Answer
 from bot.views import pulse as views
 from bot.views.validate import message_problems

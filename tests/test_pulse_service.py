@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import make_client
+from bot.presenters.pulse import PulseService
 from bot.scheduler import run_pulse_job
-from bot.services.pulse import LEASE, PulseService, Schedule
+from bot.services.pulse import LEASE
+from bot.services.schedule import Schedule
 from bot.storage.db import connect
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
 from bot.storage.pulse_repository import PulseRepository

@@ -6,7 +6,7 @@ import io
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.services.pulse import TrendPoint
+    from bot.services.aggregation import TrendPoint
 
 
 def trend_chart(points: list[TrendPoint]) -> bytes:

@@ -1,40 +1,35 @@
-"""The weekly pulse: schedule math, anonymous aggregation, and the poll lifecycle.
+"""The weekly pulse's lifecycle — send, remind, close, vote — against a PulseRepository and a Slack
+WebClient. The scheduler, the operator commands and `/pulse now` all go through `PulseService`, so
+they behave the same way.
 
-Pure parts (schedules, periods, voter hashes, aggregation) come first and need no Slack or database.
-`PulseService` then runs the lifecycle — send, remind, close — against a PulseRepository and a Slack
-WebClient; the scheduler, the operator commands and `/pulse now` all go through it, so they behave
-the same way.
+What the messages look like is not this module's business: it hands plain data (`PollCard`,
+`ReminderCard`, `PulseSummary`) to a `PulsePresenter` it is given (bot/presenters/pulse.py builds
+Block Kit from them), and never imports bot.views. Schedules live in bot/services/schedule.py,
+anonymity and aggregation in bot/services/aggregation.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import threading
-import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.settings import WEEKDAYS, Settings, parse_time
+from bot.services.aggregation import PulseResults, TrendPoint, aggregate, trend, voter_hash
+from bot.services.schedule import Schedule, trend_periods
+from bot.settings import Settings
 from bot.slack_calls import api_error
 from bot.storage.models import PulseChannel, PulsePoll
-from bot.storage.pulse_repository import Answer, PulseRepository, Vote
-from bot.views import pulse as views
-from model.playbook import Playbook
+from bot.storage.pulse_repository import PulseRepository, Vote
 
 logger = logging.getLogger(__name__)
 
-SIDES = ("sales", "marketing", "other")
-NOTHING = "nothing"
-SCORES = (1, 2, 3, 4, 5)
-TREND_WEEKS = 8
 LEASE = timedelta(minutes=10)  # longer than one post can take, rate-limit waits included
 MAX_ATTEMPTS = 8
 DISCOVER_EVERY = timedelta(hours=1)
@@ -48,279 +43,60 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# ---- schedules ---------------------------------------------------------------------------------
+# ---- what gets posted, as data ---------------------------------------------------------------------
 @dataclass(frozen=True)
-class Schedule:
-    weekday: int  # 0 = Monday
-    time: str  # "HH:MM", local
-    timezone: str  # IANA name
+class PollCard:
+    """The open poll message: its id, how many answered so far, when it closes (in `timezone`)."""
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @classmethod
-    def of(cls, channel: PulseChannel) -> Schedule:
-        return cls(channel.weekday, channel.time, channel.timezone)
-
-    @classmethod
-    def default(cls, settings: Settings) -> Schedule:
-        return cls(settings.pulse_weekday, settings.pulse_time, settings.pulse_timezone)
-
-    def run_on(self, day: date) -> datetime:
-        """The UTC instant of the run on local date `day`. A wall time the clock skips (spring
-        forward) runs that much later; one it repeats (fall back) runs the first time."""
-        hour, minute = parse_time(self.time)
-        return datetime.combine(day, time(hour, minute), tzinfo=self.zone).astimezone(UTC)
-
-    def last_run(self, now: datetime) -> datetime:
-        """The latest scheduled run at or before `now` (UTC)."""
-        local = now.astimezone(self.zone)
-        day = local.date() - timedelta(days=(local.weekday() - self.weekday) % 7)
-        run = self.run_on(day)
-        if run > now:
-            run = self.run_on(day - timedelta(days=7))
-        return run
-
-    def next_run(self, now: datetime) -> datetime:
-        """The first scheduled run strictly after `now` (UTC), on local wall-clock time."""
-        last = self.last_run(now)
-        return self.run_on(last.astimezone(self.zone).date() + timedelta(days=7))
-
-    def period_of(self, moment: datetime) -> str:
-        return period_key(moment.astimezone(self.zone).date())
-
-
-def period_key(day: date) -> str:
-    """The poll period: the ISO week of the local date, e.g. 2026-W14."""
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def period_monday(key: str) -> date:
-    year, week = key.split("-W")
-    return date.fromisocalendar(int(year), int(week), 1)
-
-
-def trend_periods(last_key: str, weeks: int = TREND_WEEKS) -> list[str]:
-    """The `weeks` consecutive periods ending with `last_key`, oldest first."""
-    monday = period_monday(last_key)
-    return [period_key(monday - timedelta(weeks=n)) for n in range(weeks - 1, -1, -1)]
-
-
-_DAY_NAMES = (
-    {name: i for i, name in enumerate(WEEKDAYS)}
-    | {
-        full: i
-        for i, full in enumerate(
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-        )
-    }
-    | {"tues": 1, "thur": 3, "thurs": 3}
-)
-
-
-def find_timezone(name: str) -> str | None:
-    """An IANA zone name as written by a person (any case), or None. Whatever was typed, the answer
-    is a name or None: a folder of the zone database ("America") or an unreadable file is no zone."""
-    name = name.strip()
-    try:
-        ZoneInfo(name)
-        return name
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    lowered = name.lower()
-    return next((z for z in sorted(zoneinfo.available_timezones()) if z.lower() == lowered), None)
-
-
-def parse_clock(text: str) -> str:
-    """'15:00', '9:30', '3pm', '3:30pm' -> 'HH:MM'. Raises ValueError."""
-    raw = text.strip().lower()
-    suffix = raw[-2:] if raw.endswith(("am", "pm")) else ""
-    core = raw[: -len(suffix)] if suffix else raw
-    if ":" not in core:
-        core += ":00"
-    hour, minute = parse_time(core)
-    if suffix:
-        if not 1 <= hour <= 12:
-            raise ValueError(f"{text!r} is not a time like 15:00")
-        hour = hour % 12 + (12 if suffix == "pm" else 0)
-    return f"{hour:02d}:{minute:02d}"
-
-
-class ScheduleError(ValueError):
-    """A schedule a person typed that can't be read. `word` is what they typed (shown back to them,
-    escaped, by the view), `complaint` what is wrong with it."""
-
-    def __init__(self, complaint: str, word: str = ""):
-        super().__init__(f"`{word}` {complaint}" if word else complaint)
-        self.complaint = complaint
-        self.word = word
-
-
-def parse_schedule(words: list[str], default_tz: str) -> Schedule:
-    """`fri 15:00 [Europe/Berlin]` -> Schedule. Raises ScheduleError saying what is wrong."""
-    if len(words) not in (2, 3):
-        raise ScheduleError("Give a day and a time, and optionally a timezone: `fri 15:00 Europe/Berlin`.")
-    day = _DAY_NAMES.get(words[0].lower().rstrip("."))
-    if day is None:
-        raise ScheduleError("is not a weekday; use mon, tue, wed, thu, fri, sat or sun.", words[0])
-    try:
-        clock = parse_clock(words[1])
-    except ValueError:
-        raise ScheduleError("is not a time; use 24-hour time like `15:00`.", words[1]) from None
-    tz = default_tz
-    if len(words) == 3:
-        found = find_timezone(words[2])
-        if found is None:
-            raise ScheduleError("is not a timezone I know; use an IANA name like `Europe/Berlin`.", words[2])
-        tz = found
-    return Schedule(day, clock, tz)
-
-
-# ---- anonymity ---------------------------------------------------------------------------------
-def voter_hash(key: str, poll_id: int, user_id: str) -> str:
-    """A keyed hash that lets one person change their answer without storing who they are.
-    Different for every poll, useless without the secret key, and erased when the poll closes."""
-    return hmac.new(key.encode(), f"{poll_id}:{user_id}".encode(), hashlib.sha256).hexdigest()
-
-
-def parse_choice(field_name: str, raw: str) -> str | int:
-    """Validate one answer value from a click. Raises ValueError."""
-    if field_name == "side" and raw in SIDES:
-        return raw
-    if field_name == "score" and raw.isdigit() and int(raw) in SCORES:
-        return int(raw)
-    if field_name == "cause" and raw:
-        return raw
-    raise ValueError(f"bad {field_name} answer")
-
-
-def _safe_split(groups: Counter, shown: tuple[str, ...], k: int) -> bool:
-    """May per-group figures for `shown` be published? Each shown group needs k people, and what
-    is left over must be empty or k strong too — else subtracting from the total singles people out."""
-    if any(groups.get(name, 0) < k for name in shown):
-        return False
-    rest = sum(count for name, count in groups.items() if name not in shown)
-    return rest == 0 or rest >= k
-
-
-@dataclass(frozen=True)
-class CauseGap:
-    cause: str
-    sales: float  # share of Sales answers naming the cause, 0..1
-    marketing: float
-
-    @property
-    def gap(self) -> float:
-        return self.sales - self.marketing
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """Per-side figures, only ever built when every side shown has enough people."""
-
-    counts: dict[str, int]
-    avg_scores: dict[str, float] | None
-    gaps: tuple[CauseGap, ...] | None
-
-
-@dataclass(frozen=True)
-class PulseResults:
+    poll_id: int
     responses: int
-    min_responses: int
-    avg_score: float | None = None
-    scored: int = 0
-    top_causes: tuple[tuple[str, int], ...] = ()
-    cause_answers: int = 0
-    nothing: int = 0
-    breakdown: Breakdown | None = None
-
-    @property
-    def shown(self) -> bool:
-        return self.responses >= self.min_responses
-
-    @property
-    def top_cause(self) -> str | None:
-        return self.top_causes[0][0] if self.top_causes else None
-
-
-def aggregate(answers: list[Answer], min_responses: int) -> PulseResults:
-    """What may be published about a poll's answers, and nothing more."""
-    k = max(3, min_responses)
-    n = len(answers)
-    if n < k:
-        return PulseResults(responses=n, min_responses=k)
-    scores = [a.score for a in answers if a.score is not None]
-    causes = [a.cause for a in answers if a.cause]
-    avg = sum(scores) / len(scores) if len(scores) >= k else None
-    named = Counter(c for c in causes if c != NOTHING)
-    top = tuple(sorted(named.items(), key=lambda item: (-item[1], item[0])))[:3] if len(causes) >= k else ()
-    return PulseResults(
-        responses=n,
-        min_responses=k,
-        avg_score=avg,
-        scored=len(scores),
-        top_causes=top,
-        cause_answers=len(causes),
-        nothing=causes.count(NOTHING) if len(causes) >= k else 0,
-        breakdown=_breakdown(answers, k),
-    )
-
-
-def _breakdown(answers: list[Answer], k: int) -> Breakdown | None:
-    pair = ("sales", "marketing")
-    sides = Counter(a.side or "unknown" for a in answers)
-    if not _safe_split(sides, pair, k):
-        return None
-    scored = Counter(a.side or "unknown" for a in answers if a.score is not None)
-    avg_scores = None
-    if _safe_split(scored, pair, k):
-        avg_scores = {
-            side: sum(a.score for a in answers if a.side == side and a.score is not None) / scored[side]
-            for side in pair
-        }
-    with_cause = Counter(a.side or "unknown" for a in answers if a.cause)
-    gaps = None
-    if _safe_split(with_cause, pair, k):
-        named = {a.cause for a in answers if a.cause and a.cause != NOTHING and a.side in pair}
-        share = {side: Counter(a.cause for a in answers if a.side == side and a.cause) for side in pair}
-        gaps = tuple(
-            sorted(
-                (
-                    CauseGap(
-                        c,
-                        share["sales"][c] / with_cause["sales"],
-                        share["marketing"][c] / with_cause["marketing"],
-                    )
-                    for c in named
-                ),
-                key=lambda g: (-abs(g.gap), g.cause),
-            )
-        )[:3]
-    return Breakdown(counts={side: sides[side] for side in pair}, avg_scores=avg_scores, gaps=gaps)
+    closes_at: datetime
+    timezone: str
 
 
 @dataclass(frozen=True)
-class TrendPoint:
-    period_key: str
-    avg_score: float | None  # None: no poll, or too few answers to show
-    responses: int | None  # None: no poll that week
+class ReminderCard:
+    responses: int
+    closes_at: datetime
+    timezone: str
+    min_responses: int
 
 
-def trend(last_key: str, closed: list[PulsePoll], current: PulseResults | None = None) -> list[TrendPoint]:
-    """Eight weeks ending with `last_key`, from closed polls' stored aggregates."""
-    by_period = {p.period_key: p for p in closed}
-    points = []
-    for key in trend_periods(last_key):
-        if key == last_key and current is not None:
-            points.append(TrendPoint(key, current.avg_score, current.responses))
-        elif key in by_period:
-            poll = by_period[key]
-            points.append(TrendPoint(key, poll.avg_score, poll.responses))
-        else:
-            points.append(TrendPoint(key, None, None))
-    return points
+@dataclass(frozen=True)
+class PulseSummary:
+    """A closed poll's published results and the trend that ends with it."""
+
+    poll: PulsePoll
+    results: PulseResults
+    points: list[TrendPoint]
+
+    @property
+    def period_key(self) -> str:
+        return self.poll.period_key
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file to attach in the summary's thread."""
+
+    content: bytes
+    filename: str
+    title: str
+    alt_text: str
+
+
+class PulsePresenter(Protocol):
+    """Turns the lifecycle's data into Slack message arguments (text, blocks)."""
+
+    def poll(self, card: PollCard) -> dict: ...
+
+    def reminder(self, card: ReminderCard) -> dict: ...
+
+    def summary(self, summary: PulseSummary) -> dict: ...
+
+    def closed_poll(self, responses: int) -> dict: ...
+
+    def chart(self, summary: PulseSummary) -> Upload | None: ...
 
 
 # ---- the lifecycle -----------------------------------------------------------------------------
@@ -347,13 +123,13 @@ class PulseService:
         settings: Settings,
         repo: PulseRepository,
         client: WebClient,
-        playbook: Playbook,
+        presenter: PulsePresenter,
         clock: Callable[[], datetime] = utc_now,
     ):
         self.settings = settings
         self.repo = repo
         self.client = client
-        self.playbook = playbook
+        self.presenter = presenter
         self.clock = clock
         self._discovered_at: datetime | None = None
 
@@ -416,7 +192,7 @@ class PulseService:
             reply = self.client.chat_postMessage(
                 channel=channel.channel_id,
                 unfurl_links=False,
-                **views.poll_message(poll.id, self.playbook, 0, closes_at, schedule.timezone),
+                **self.presenter.poll(PollCard(poll.id, 0, closes_at, schedule.timezone)),
             )
         except SlackApiError as exc:
             error = exc.response.get("error", "")
@@ -564,7 +340,7 @@ class PulseService:
         self.client.chat_update(
             channel=poll.channel_id,
             ts=poll.message_ts,
-            **views.poll_message(poll.id, self.playbook, count, poll.closes_at, tz),
+            **self.presenter.poll(PollCard(poll.id, count, poll.closes_at, tz)),
         )
 
     # ---- remind --------------------------------------------------------------------------------
@@ -591,7 +367,9 @@ class PulseService:
                 channel=poll.channel_id,
                 thread_ts=poll.message_ts,
                 reply_broadcast=True,
-                **views.reminder_message(count, poll.closes_at, tz, self.settings.pulse_min_responses),
+                **self.presenter.reminder(
+                    ReminderCard(count, poll.closes_at, tz, self.settings.pulse_min_responses)
+                ),
             )
         except SlackApiError as exc:
             error = exc.response.get("error", "")
@@ -643,11 +421,13 @@ class PulseService:
     def results_for(self, poll: PulsePoll) -> PulseResults:
         return aggregate(self.repo.answers(poll.id), self.settings.pulse_min_responses)
 
-    def summary_for(self, poll: PulsePoll, results: PulseResults) -> tuple[dict, list[TrendPoint]]:
+    def summary_for(self, poll: PulsePoll, results: PulseResults | None = None) -> PulseSummary:
+        """The poll's published results (computed now unless given) with the trend ending with it."""
+        results = results if results is not None else self.results_for(poll)
         periods = trend_periods(poll.period_key)
         history = self.repo.closed_between(poll.channel_id, periods[0], periods[-1])
         points = trend(poll.period_key, [p for p in history if p.id != poll.id], results)
-        return views.summary_message(results, points, self.playbook, poll.period_key), points
+        return PulseSummary(poll, results, points)
 
     def close(self, poll: PulsePoll, now: datetime, force: bool = False) -> str:
         """Post the summary, keep the aggregates, erase the voter hashes. Returns the outcome:
@@ -662,13 +442,13 @@ class PulseService:
         if not self.repo.claim_close(poll.id, now, now + LEASE, force):
             return "already", False
         results = self.results_for(poll)
-        summary, points = self.summary_for(poll, results)
+        summary = self.summary_for(poll, results)
         summary_ts = None
         outcome = "closed"
         try:
-            summary_ts = self.client.chat_postMessage(channel=poll.channel_id, unfurl_links=False, **summary)[
-                "ts"
-            ]
+            summary_ts = self.client.chat_postMessage(
+                channel=poll.channel_id, unfurl_links=False, **self.presenter.summary(summary)
+            )["ts"]
         except SlackApiError as exc:
             error = exc.response.get("error", "")
             if error not in GONE_ERRORS:
@@ -691,7 +471,7 @@ class PulseService:
         if summary_ts is None:
             return outcome, True
         self._mark_poll_closed(poll, results.responses)
-        self._upload_chart(poll, points, summary_ts)
+        self._upload_chart(summary, summary_ts)
         return outcome, True
 
     def _retry_close(self, poll: PulsePoll, now: datetime, why: str) -> str:
@@ -709,25 +489,24 @@ class PulseService:
             return
         try:
             self.client.chat_update(
-                channel=poll.channel_id, ts=poll.message_ts, **views.closed_poll_message(responses)
+                channel=poll.channel_id, ts=poll.message_ts, **self.presenter.closed_poll(responses)
             )
         except (SlackApiError, SlackClientError, OSError) as exc:
             logger.warning("pulse: could not mark poll %s closed on its message (%s)", poll.id, _why(exc))
 
-    def _upload_chart(self, poll: PulsePoll, points: list[TrendPoint], summary_ts: str) -> None:
-        if not any(p.avg_score is not None for p in points):
-            return
+    def _upload_chart(self, summary: PulseSummary, summary_ts: str) -> None:
+        poll = summary.poll
         try:
-            from bot.services.chart import trend_chart
-
-            png = trend_chart(points)
+            upload = self.presenter.chart(summary)
+            if upload is None:
+                return
             self.client.files_upload_v2(
                 channel=poll.channel_id,
                 thread_ts=summary_ts,
-                file=png,
-                filename=f"pulse-trend-{poll.period_key}.png",
-                title="Pulse score, last 8 weeks",
-                alt_txt=views.trend_alt_text(points),
+                file=upload.content,
+                filename=upload.filename,
+                title=upload.title,
+                alt_txt=upload.alt_text,
             )
         except (SlackApiError, SlackClientError, OSError) as exc:
             logger.warning(

@@ -25,7 +25,8 @@ from bot.views.blocks import (
 )
 
 if TYPE_CHECKING:
-    from bot.services.pulse import PulseResults, Schedule, TrendPoint
+    from bot.services.aggregation import PulseResults, TrendPoint
+    from bot.services.schedule import Schedule
     from bot.storage.pulse_repository import Answer
     from model.playbook import Playbook
 

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import ids
 from bot.deps import Deps
-from bot.services.pulse import NOTHING, parse_choice
+from bot.services.aggregation import NOTHING, parse_choice
 from bot.storage.workspace import Workspace
 from bot.views import pulse as views
 

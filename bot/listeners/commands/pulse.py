@@ -14,7 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.deps import Deps
-from bot.services.pulse import PulseService, Schedule, ScheduleError, parse_schedule
+from bot.services.pulse import PulseService
+from bot.services.schedule import Schedule, ScheduleError, parse_schedule
 from bot.storage.models import PulseChannel
 from bot.storage.workspace import Workspace
 from bot.views import pulse as views
@@ -174,8 +175,7 @@ def _results(service: PulseService, channel: PulseChannel, words: list[str], now
         else:
             text = "No results yet: results appear here after the first weekly poll closes."
         return views.text_message(text), False
-    summary, _ = service.summary_for(poll, service.results_for(poll))
-    return summary, False
+    return service.presenter.summary(service.summary_for(poll)), False
 
 
 ACTIONS = {

@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.deps import Deps
-from bot.services.pulse import Schedule
+from bot.services.schedule import Schedule
 from bot.storage.workspace import Workspace
 from bot.views.pulse import welcome_message
 
