@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     pulse.add_argument("--channel", action="append", help="only this channel id (repeatable)")
     pulse.add_argument("--out", default="-", help="export: CSV file, '-' for stdout (default)")
     pulse.add_argument("--team", help="only this workspace (team id); export needs it when there are several")
+    db = sub.add_parser("db", help="the database schema")
+    db.add_argument(
+        "action", choices=["upgrade"], help="apply pending migrations (web and clock also do on start)"
+    )
     feedback = sub.add_parser("feedback", help="users' corrections")
     feedback.add_argument("action", choices=["export"])
     feedback.add_argument("--out", default="data/feedback.jsonl", help="JSON-lines file, '-' for stdout")
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             return _clock(settings)
         if command == "pulse":
             return _pulse(settings, args.action, args.channel, args.out, args.team)
+        if command == "db":
+            from bot.storage.db import connect
+
+            connect(settings.database_url).kw["bind"].dispose()  # applies pending migrations
+            print("database schema is up to date", file=sys.stderr)
+            return 0
         if command == "feedback":
             return _feedback(settings, args.out, args.team)
     except (ConfigError, ModelError, DatabaseError) as exc:
