@@ -384,3 +384,25 @@ def test_the_clock_posts_each_workspaces_poll_with_its_own_token(fake, oauth_web
     assert clock.tick(now + timedelta(minutes=1)).counts["sent"] == 0
     assert len(fake.calls_to("chat.postMessage")) == 3
     assert clock.due(now + timedelta(minutes=2)) == []
+
+
+def test_a_revoked_bot_token_forgets_that_workspace_only(app, deps):
+    """Single-workspace mode has no installation store, but a revoked bot token still takes the
+    workspace's data with it; another team's rows (say, from before a move) are untouched."""
+    from bot.fakeslack import TEAM_ID
+    from tests.remedy_payloads import dispatch_event
+
+    repo = deps.repo
+    repo.record_diagnosis("lead_quality", "mention", team=TEAM_ID, channel_id="C0SALESMKT")
+    repo.add_correction("our words", "none", "lead_quality", "mention", "v1", team=TEAM_ID)
+    repo.record_diagnosis("lead_quality", "mention", team="T0OTHER001", channel_id="C0ELSEWHR1")
+    user_only = team_event(TEAM_ID, {"type": "tokens_revoked", "tokens": {"oauth": ["U0PAT00001"]}})
+    user_only["team_id"] = TEAM_ID
+    assert dispatch_event(app, user_only).status == 200
+    assert len(repo.corrections(TEAM_ID)) == 1  # a person's user token: the workspace stays
+    revoked = team_event(TEAM_ID, {"type": "tokens_revoked", "tokens": {"bot": [BOT_USER_ID]}})
+    assert dispatch_event(app, revoked).status == 200
+    with deps.sessions() as session:
+        teams = session.scalars(select(DiagnosisEvent.team_id)).all()
+    assert teams == ["T0OTHER001"]
+    assert repo.corrections(TEAM_ID) == []
