@@ -130,6 +130,8 @@ class PulseRepository(SessionRepository):
                         session.add(row)
                         session.flush()
                         return _channel(row), True
+                    if not self._owns(row):  # a shared channel another workspace opted in first
+                        return _channel(row), False
                     rejoined = not row.member
                     if rejoined:
                         row.member, row.enabled, row.active_since = True, True, now
