@@ -373,6 +373,17 @@ def test_the_clock_posts_each_workspaces_poll_with_its_own_token(fake, oauth_web
         client_id=fake.client_id,
         client_secret=fake.client_secret,
     )
+    throttled = workspaces[0].token
+
+    limited = []
+
+    def slow_workspace(method, params, attempt):  # Slack is rate-limiting this one workspace
+        if method == "chat.postMessage" and params.get("_token") == throttled and not limited:
+            limited.append(params.get("channel"))
+            return 429, {"Retry-After": "2"}, {"ok": False, "error": "ratelimited"}
+        return None
+
+    fake.fault = slow_workspace
     clock = Clock(settings, sessions)
     report = clock.tick(now)
     assert report.counts["sent"] == 3, report.line()
@@ -380,6 +391,9 @@ def test_the_clock_posts_each_workspaces_poll_with_its_own_token(fake, oauth_web
         (poll,) = posts(fake, f"C0CLOCK{n:03d}")
         assert poll.params["_token"] == workspace.token
     assert [c.params.get("grant_type") for c in fake.calls_to("oauth.v2.access")].count("refresh_token") == 1
+    # The throttled workspace waited out its Retry-After on its own thread: the others went first.
+    assert limited == ["C0CLOCK000"]
+    assert fake.calls_to("chat.postMessage")[-1].params["_token"] == throttled
     # Nothing is due any more: the next tick asks the database and posts nothing.
     assert clock.tick(now + timedelta(minutes=1)).counts["sent"] == 0
     assert len(fake.calls_to("chat.postMessage")) == 3
