@@ -17,9 +17,14 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+from slack_sdk.oauth.token_rotation import TokenRotator
+from sqlalchemy import Engine, select
 
+from bot.client import make_client
 from bot.settings import Settings
+from bot.storage.models import BOTS
+from bot.storage.repository import Repository
+from bot.storage.workspace import Workspace
 from bot.views.install import install_failure_page, install_page, install_success_page
 
 logger = logging.getLogger(__name__)
@@ -95,3 +100,64 @@ def oauth_flow(settings: Settings, store: SQLAlchemyInstallationStore, client: W
         client=client,
     )
     return TruceOAuthFlow(client=client, settings=oauth, logger=logger)
+
+
+class Workspaces:
+    """Where the clock finds the workspaces and each one's bot token: the installation store (with
+    token rotation) for an "Add to Slack" app, or auth.test and SLACK_BOT_TOKEN for one workspace."""
+
+    def __init__(self, settings: Settings, sessions):
+        self.settings = settings
+        self.sessions = sessions
+        self._single: Workspace | None = None
+        self.store = None
+        self.rotator = None
+        if settings.oauth:
+            self.store = installation_store(settings, sessions.kw["bind"])
+            self.rotator = TokenRotator(
+                client_id=settings.client_id,
+                client_secret=settings.client_secret,
+                client=make_client(settings),  # refreshes go through SLACK_API_URL too
+            )
+
+    def single(self) -> Workspace:
+        """The one workspace of SLACK_BOT_TOKEN (auth.test, once); rows from before Truce knew
+        workspaces become its own."""
+        if self._single is None:
+            found = make_client(self.settings).auth_test()
+            self._single = Workspace(found.get("team_id") or "", found.get("enterprise_id") or None)
+            adopted = Repository(self.sessions).adopt_unowned(self._single)
+            if adopted:
+                logger.info("%d rows from before workspaces were given team %s", adopted, self._single)
+        return self._single
+
+    def installed(self) -> list[Workspace]:
+        if self.store is None:
+            return [self.single()]
+        query = (
+            select(BOTS.c.team_id, BOTS.c.enterprise_id)
+            .where(BOTS.c.client_id == self.settings.client_id, BOTS.c.bot_token.is_not(None))
+            .distinct()
+        )
+        with self.sessions() as session:
+            return sorted(
+                {Workspace(team or "", enterprise) for team, enterprise in session.execute(query)},
+                key=lambda w: w.team_id,
+            )
+
+    def token(self, workspace: Workspace) -> str | None:
+        """The workspace's bot token, refreshed first when it rotates and expires soon; None when it
+        is not installed (any more)."""
+        if self.store is None:
+            return self.settings.bot_token if workspace.team_id == self.single().team_id else None
+        bot = self.store.find_bot(enterprise_id=workspace.enterprise_id, team_id=workspace.team_id or None)
+        if bot is None:
+            return None
+        if bot.bot_refresh_token:
+            refreshed = self.rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE
+            )
+            if refreshed is not None:
+                self.store.save_bot(refreshed)
+                bot = refreshed
+        return bot.bot_token

@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 
+from bot.installations import Workspaces
 from bot.presenters.pulse import PulseService
 from bot.services.pulse import DISCOVER_EVERY, Report
 from bot.services.schedule import Schedule
@@ -56,87 +57,15 @@ def build_pulse_service(
     )
 
 
-class Workspaces:
-    """Where the clock finds the workspaces and each one's bot token: the installation store (with
-    token rotation) for an "Add to Slack" app, or auth.test and SLACK_BOT_TOKEN for one workspace."""
-
-    def __init__(self, settings: Settings, sessions):
-        self.settings = settings
-        self.sessions = sessions
-        self._single: Workspace | None = None
-        self.store = None
-        self.rotator = None
-        if settings.oauth:
-            from slack_sdk.oauth.token_rotation import TokenRotator
-
-            from bot.app import make_client
-            from bot.installations import installation_store
-
-            self.store = installation_store(settings, sessions.kw["bind"])
-            self.rotator = TokenRotator(
-                client_id=settings.client_id,
-                client_secret=settings.client_secret,
-                client=make_client(settings),  # refreshes go through SLACK_API_URL too
-            )
-
-    def single(self) -> Workspace:
-        """The one workspace of SLACK_BOT_TOKEN (auth.test, once); rows from before Truce knew
-        workspaces become its own."""
-        if self._single is None:
-            from bot.app import make_client
-            from bot.storage.repository import Repository
-
-            found = make_client(self.settings).auth_test()
-            self._single = Workspace(found.get("team_id") or "", found.get("enterprise_id") or None)
-            adopted = Repository(self.sessions).adopt_unowned(self._single)
-            if adopted:
-                logger.info("clock: %d rows from before workspaces were given team %s", adopted, self._single)
-        return self._single
-
-    def installed(self) -> list[Workspace]:
-        if self.store is None:
-            return [self.single()]
-        from sqlalchemy import select
-
-        from bot.storage.models import BOTS
-
-        query = (
-            select(BOTS.c.team_id, BOTS.c.enterprise_id)
-            .where(BOTS.c.client_id == self.settings.client_id, BOTS.c.bot_token.is_not(None))
-            .distinct()
-        )
-        with self.sessions() as session:
-            return sorted(
-                {Workspace(team or "", enterprise) for team, enterprise in session.execute(query)},
-                key=lambda w: w.team_id,
-            )
-
-    def token(self, workspace: Workspace) -> str | None:
-        """The workspace's bot token, refreshed first when it rotates and expires soon; None when it
-        is not installed (any more)."""
-        if self.store is None:
-            return self.settings.bot_token if workspace.team_id == self.single().team_id else None
-        from bot.installations import ROTATE_MINUTES_BEFORE
-
-        bot = self.store.find_bot(enterprise_id=workspace.enterprise_id, team_id=workspace.team_id or None)
-        if bot is None:
-            return None
-        if bot.bot_refresh_token:
-            refreshed = self.rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE
-            )
-            if refreshed is not None:
-                self.store.save_bot(refreshed)
-                bot = refreshed
-        return bot.bot_token
-
-
 def _workspaces_for(
     settings: Settings, workspaces: Workspaces, team: str | None, channels: list[str] | None, sessions
 ) -> list[Workspace]:
     installed = workspaces.installed()
     if team is not None:
-        return [w for w in installed if w.team_id == team]
+        named = [w for w in installed if w.team_id == team]
+        if not named:
+            logger.warning("pulse: workspace %s has not installed Truce; nothing to do", team)
+        return named
     if channels:
         from bot.storage.pulse_repository import PulseRepository
 
