@@ -23,7 +23,16 @@ from sqlalchemy import func, select
 from bot.fakeslack import BOT_USER_ID, FakeSlack, FakeWorkspace
 from bot.settings import DEFAULT_BOT_SCOPES, load_settings
 from bot.storage.db import connect
-from bot.storage.models import BOTS, INSTALLATIONS, DiagnosisEvent, PulseChannel, PulsePoll
+from bot.storage.models import (
+    BOTS,
+    INSTALLATIONS,
+    Checkin,
+    CheckinAnswer,
+    DiagnosisEvent,
+    Experiment,
+    PulseChannel,
+    PulsePoll,
+)
 from bot.storage.repository import Repository
 from tests.conftest import ROOT, server_env, start_web_server
 from tests.slack import envelope, post_signed_json
@@ -410,6 +419,28 @@ def test_a_revoked_bot_token_forgets_that_workspace_only(app, deps):
     repo.record_diagnosis("lead_quality", "mention", team=TEAM_ID, channel_id="C0SALESMKT")
     repo.add_correction("our words", "none", "lead_quality", "mention", "v1", team=TEAM_ID)
     repo.record_diagnosis("lead_quality", "mention", team="T0OTHER001", channel_id="C0ELSEWHR1")
+    experiments = deps.experiment_repo
+    now = datetime.now(UTC)
+    for team, channel in ((TEAM_ID, "C0SALESMKT"), ("T0OTHER001", "C0ELSEWHR1")):
+        experiment = experiments.add_experiment(
+            team_id=team,
+            enterprise_id=None,
+            channel_id=channel,
+            thread_ts=None,
+            cause_id="lead_quality",
+            remedy="Write a lead SLA this week",
+            owner_id=None,
+            started_on=now.date(),
+            checkin_on=now.date(),
+            checkin_at=now,
+            now=now,
+        )
+        checkin = experiments.claim_checkin(experiment, now, now + timedelta(days=3), now)
+        experiments.mark_checkin_open(team, checkin.id, "1700000000.000900")
+        vote = experiments.record_answer(
+            team, checkin.id, "hash", "helped", now, channel_id=channel, message_ts="1700000000.000900"
+        )
+        assert vote.status == "ok"
     user_only = team_event(TEAM_ID, {"type": "tokens_revoked", "tokens": {"oauth": ["U0PAT00001"]}})
     user_only["team_id"] = TEAM_ID
     assert dispatch_event(app, user_only).status == 200
@@ -420,3 +451,7 @@ def test_a_revoked_bot_token_forgets_that_workspace_only(app, deps):
         teams = session.scalars(select(DiagnosisEvent.team_id)).all()
     assert teams == ["T0OTHER001"]
     assert repo.corrections(TEAM_ID) == []
+    # Its experiments, check-ins and check-in answers go too; the other team's stay.
+    with deps.sessions() as session:
+        for model in (Experiment, Checkin, CheckinAnswer):
+            assert session.scalars(select(model.team_id)).all() == ["T0OTHER001"], model.__tablename__
