@@ -187,3 +187,48 @@ def test_an_effect_reads_only_its_own_workspaces_pulse(backend, tmp_path):
     assert repo.published_polls("T0NOBODY01", shared, since, until, 3) == []
     assert repo.channel_timezone(GLOBEX, shared) == "Asia/Tokyo"
     assert repo.channel_timezone(ACME, shared) is None  # Acme's experiments use the default timezone
+
+
+def test_the_clock_posts_each_workspaces_due_check_in_with_its_own_token(fake, tmp_path, artifact):
+    from dataclasses import replace
+
+    from bot.scheduler import Clock
+    from tests.conftest import make_settings
+
+    server = start_web_server(fake, tmp_path, artifact, **oauth_env(fake))
+    try:
+        workspaces = [fake.add_workspace(team, team) for team in (ACME, GLOBEX)]
+        for workspace in workspaces:
+            assert install(server, workspace).status == 200
+    finally:
+        server.stop()
+    sessions = connect(server.db_url)
+    repo = ExperimentRepository(sessions)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for team in (ACME, GLOBEX):
+        start_experiment(repo, team, now - timedelta(days=1, minutes=1))  # its check-in time has come
+    settings = replace(
+        make_settings(fake, server.db_url, artifact),
+        bot_token=None,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+    )
+    clock = Clock(settings, sessions)
+    assert [w.team_id for w in clock.checkins_index.workspaces_due(now)] == [ACME, GLOBEX]
+    report = clock.tick(now)
+    assert report.counts["check-ins sent"] == 2, report.line()
+    assert {(c.params["channel"], c.params["_token"]) for c in checkin_posts(fake)} == {
+        (CHANNELS[w.team_id], w.token) for w in workspaces
+    }
+    # Posted once: nothing is due any more, and the next tick posts nothing.
+    assert clock.checkins_index.workspaces_due(now + timedelta(minutes=1)) == []
+    clock.tick(now + timedelta(minutes=1))
+    assert len(checkin_posts(fake)) == 2
+    # Three days later both close, each result posted with its own workspace's token.
+    fake.reset()
+    later = now + timedelta(days=3, minutes=1)
+    assert [w.team_id for w in clock.checkins_index.workspaces_due(later)] == [ACME, GLOBEX]
+    assert clock.tick(later).counts["check-ins closed"] == 2
+    assert {(c.params["channel"], c.params["_token"]) for c in fake.calls_to("chat.postMessage")} == {
+        (CHANNELS[w.team_id], w.token) for w in workspaces
+    }
