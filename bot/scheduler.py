@@ -1,9 +1,10 @@
 """The clock process (`python -m bot clock`) and the operator's jobs (`python -m bot pulse|checkins ...`).
 
 Schedules live in the database, not in APScheduler: one interval job looks every minute for what is
-due — polls to send, reminders, polls to close, experiment check-ins to post and close — so a restart loses nothing, and a run missed while
-the process was down is sent once when it comes back (within TRUCE_PULSE_GRACE_HOURS). Run exactly
-one clock; even if two run by mistake, the database claims keep every post single.
+due — polls to send, reminders, polls to close, experiment check-ins to post and close — so a restart
+loses nothing, and a run missed while the process was down is sent once when it comes back (within
+TRUCE_PULSE_GRACE_HOURS). Run exactly one clock; even if two run by mistake, the database claims keep
+every post single.
 """
 
 from __future__ import annotations
@@ -176,8 +177,8 @@ def run_pulse_job(
 
 class Clock:
     """One tick a minute: the workspaces with something due (pulse polls, experiment check-ins), each
-    with its own token and its own Web API client (which waits out its own Retry-After), a few at a time, so that one slow or
-    rate-limited workspace never holds up the others."""
+    with its own token and its own Web API client (which waits out its own Retry-After), a few at a
+    time, so that one slow or rate-limited workspace never holds up the others."""
 
     def __init__(self, settings: Settings, sessions, workers: int = CLOCK_WORKERS):
         from bot.storage.experiment_repository import ExperimentRepository
