@@ -33,21 +33,31 @@ def _parser() -> argparse.ArgumentParser:
     pulse.add_argument("action", choices=["send", "close", "remind", "export"])
     pulse.add_argument("--channel", action="append", help="only this channel id (repeatable)")
     pulse.add_argument("--out", default="-", help="export: CSV file, '-' for stdout (default)")
+    pulse.add_argument("--team", help="only this workspace (team id); export needs it when there are several")
     checkins = sub.add_parser(
         "checkins", help="experiment check-ins by hand, right away, as the scheduler does"
     )
     checkins.add_argument("action", choices=["send", "close"])
     checkins.add_argument("--channel", action="append", help="only this channel id (repeatable)")
+    checkins.add_argument("--team", help="only this workspace (team id)")
+    db = sub.add_parser("db", help="the database schema")
+    db.add_argument(
+        "action", choices=["upgrade"], help="apply pending migrations (web and clock also do on start)"
+    )
     feedback = sub.add_parser("feedback", help="users' corrections")
     feedback.add_argument("action", choices=["export"])
     feedback.add_argument("--out", default="data/feedback.jsonl", help="JSON-lines file, '-' for stdout")
+    feedback.add_argument(
+        "--team", help="the workspace (team id) whose corrections to export; needed when there are several"
+    )
     return parser
 
 
 def _require_slack(settings: Settings, what: str) -> None:
     if settings.mode == "console":
         raise ConfigError(
-            f"SLACK_BOT_TOKEN is missing: {what} needs Slack credentials (see README, 'Create the Slack app')"
+            f"SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) is missing: {what} needs Slack "
+            "credentials (see README, 'Create the Slack app')"
         )
 
 
@@ -104,32 +114,46 @@ def _clock(settings: Settings) -> int:
     return run_clock(settings)
 
 
-def _pulse(settings: Settings, action: str, channels: list[str] | None, out: str) -> int:
+def _pulse(settings: Settings, action: str, channels: list[str] | None, out: str, team: str | None) -> int:
     from bot.scheduler import build_pulse_service, run_pulse_job
 
     if action == "export":
         from bot.services.pulse_export import export_results
+        from bot.storage.db import connect
+        from bot.storage.pulse_repository import PulseRepository
 
-        count = export_results(build_pulse_service(settings), out, channels)
+        sessions = connect(settings.database_url)
+        if team is None:
+            teams = PulseRepository(sessions).teams()
+            if len(teams) > 1:
+                raise ConfigError(
+                    f"pulse results from {len(teams)} workspaces ({', '.join(t or '(none)' for t in teams)}): "
+                    "name one with --team"
+                )
+            team = teams[0] if teams else ""
+        count = export_results(build_pulse_service(settings, sessions, team), out, channels)
         print(f"exported the results of {count} closed polls", file=sys.stderr)
         return 0
     _require_slack(settings, "posting polls")
-    return run_pulse_job(settings, action, channels)
+    return run_pulse_job(settings, action, channels, team)
 
 
-def _checkins(settings: Settings, action: str, channels: list[str] | None) -> int:
+def _checkins(settings: Settings, action: str, channels: list[str] | None, team: str | None) -> int:
     from bot.scheduler import run_checkins_job
 
     _require_slack(settings, "posting check-ins")
-    return run_checkins_job(settings, action, channels)
+    return run_checkins_job(settings, action, channels, team)
 
 
-def _feedback(settings: Settings, out: str) -> int:
-    from bot.services.feedback import export_corrections
+def _feedback(settings: Settings, out: str, team: str | None) -> int:
+    from bot.services.feedback import WhichWorkspace, export_corrections
     from bot.storage.db import connect
     from bot.storage.repository import Repository
 
-    count = export_corrections(Repository(connect(settings.database_url)), out)
+    try:
+        count = export_corrections(Repository(connect(settings.database_url)), out, team)
+    except WhichWorkspace as exc:
+        raise ConfigError(str(exc)) from None
     print(f"exported {count} corrections to {out}", file=sys.stderr)
     return 0
 
@@ -151,11 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         if command == "clock":
             return _clock(settings)
         if command == "pulse":
-            return _pulse(settings, args.action, args.channel, args.out)
+            return _pulse(settings, args.action, args.channel, args.out, args.team)
         if command == "checkins":
-            return _checkins(settings, args.action, args.channel)
+            return _checkins(settings, args.action, args.channel, args.team)
+        if command == "db":
+            from bot.storage.db import connect
+
+            connect(settings.database_url).kw["bind"].dispose()  # applies pending migrations
+            print("database schema is up to date", file=sys.stderr)
+            return 0
         if command == "feedback":
-            return _feedback(settings, args.out)
+            return _feedback(settings, args.out, args.team)
     except (ConfigError, ModelError, DatabaseError) as exc:
         print(f"truce: error: {exc}", file=sys.stderr)
         return 2

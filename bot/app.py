@@ -7,12 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
+from bot.client import make_client
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.settings import Settings
@@ -20,20 +16,6 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 LISTENER_THREADS = 32
-
-
-def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A Web API client that waits out HTTP 429 (Retry-After) and retries transient failures."""
-    return WebClient(
-        token=token or settings.bot_token,
-        base_url=settings.api_url,
-        timeout=settings.api_timeout,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),  # connect errors only: see bot/slack_calls.py
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
 
 
 def delivery_key(body: dict) -> str | None:
@@ -57,8 +39,15 @@ def create_app(
     process_before_response: bool = False,
     token_verification_enabled: bool = True,
 ) -> App:
+    client = client or make_client(settings)
+    oauth = None
+    if settings.oauth:
+        from bot.installations import oauth_flow
+
+        oauth = oauth_flow(settings, deps.installations, client)
     app = App(
-        client=client or make_client(settings),
+        client=client,
+        oauth_flow=oauth,
         signing_secret=settings.signing_secret or "unused-in-socket-and-console-mode",
         process_before_response=process_before_response,
         # Listener threads may sit out a Retry-After; enough of them keeps other replies moving.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import InstallationStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.presenters.experiments import ExperimentService
@@ -19,6 +20,7 @@ from bot.storage.db import connect
 from bot.storage.experiment_repository import ExperimentRepository
 from bot.storage.pulse_repository import PulseRepository
 from bot.storage.repository import Repository
+from bot.storage.workspace import Workspace
 from model.playbook import Playbook, load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
 
@@ -34,6 +36,8 @@ class Deps:
     classifier: Classifier
     sessions: sessionmaker[Session]
     repo: Repository
+    # The installations of an "Add to Slack" app (None with a single bot token).
+    installations: InstallationStore | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
@@ -48,11 +52,17 @@ class Deps:
 
     @property
     def pulse_repo(self) -> PulseRepository:
+        """Every workspace's pulse rows (operator exports and tests); listeners use `pulse_of`."""
         return PulseRepository(self.sessions)
 
-    def pulse(self, client: WebClient) -> PulseService:
-        """The pulse lifecycle, posting through `client` (the listener's own)."""
-        return PulseService(self.settings, self.pulse_repo, client, self.playbook, clock=self.clock)
+    def pulse_of(self, workspace: Workspace | str | None) -> PulseRepository:
+        """One workspace's pulse rows: nothing another workspace wrote is visible through it."""
+        return PulseRepository(self.sessions, workspace)
+
+    def pulse(self, client: WebClient, workspace: Workspace | str | None = None) -> PulseService:
+        """One workspace's pulse lifecycle, posting through `client` (the listener's own, which
+        carries that workspace's token)."""
+        return PulseService(self.settings, self.pulse_of(workspace), client, self.playbook, clock=self.clock)
 
     @property
     def experiment_repo(self) -> ExperimentRepository:
@@ -67,10 +77,16 @@ def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps
     """Load the model and open the database. Raises ModelError / DatabaseError with one-line reasons."""
     classifier = classifier or Classifier.load(settings.model_path or DEFAULT_ARTIFACT)
     sessions = connect(settings.database_url)
+    installations = None
+    if settings.oauth:
+        from bot.installations import installation_store
+
+        installations = installation_store(settings, sessions.kw["bind"])
     return Deps(
         settings=settings,
         playbook=load_playbook(),
         classifier=classifier,
         sessions=sessions,
         repo=Repository(sessions),
+        installations=installations,
     )

@@ -19,6 +19,23 @@ from urllib.parse import parse_qsl, urlparse
 BOT_USER_ID = "UTRUCE0001"
 BOT_ID = "BTRUCE0001"
 TEAM_ID = "T0TRUCE01"
+APP_ID = "A0TRUCE001"
+
+
+@dataclass
+class FakeWorkspace:
+    """A workspace that can install Truce through the fake's oauth.v2.access."""
+
+    team_id: str
+    team_name: str
+    code: str  # what Slack would hand the browser on the redirect
+    token: str = ""  # the bot token oauth.v2.access issues (set once installed)
+    bot_user_id: str = BOT_USER_ID
+    enterprise_id: str | None = None
+    rotating: bool = False  # token rotation on: tokens expire, refresh tokens renew them
+    expires_in: int = 43_200
+    refresh_token: str = ""
+    issued: int = 0  # tokens issued so far (install + refreshes)
 
 
 @dataclass
@@ -49,6 +66,12 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._attempts: dict[str, int] = {}
+        # OAuth: workspaces by install code, by bot token and by refresh token
+        self.workspaces: dict[str, FakeWorkspace] = {}
+        self._by_token: dict[str, FakeWorkspace] = {}
+        self._by_refresh: dict[str, FakeWorkspace] = {}
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -99,6 +122,81 @@ class FakeSlack:
 
     def response_url(self, name: str = "r1") -> str:
         return f"{self.base_url}respond/{name}"
+
+    # ---- OAuth --------------------------------------------------------------------------------
+    def add_workspace(
+        self,
+        team_id: str,
+        team_name: str = "",
+        *,
+        rotating: bool = False,
+        expires_in: int = 43_200,
+        enterprise_id: str | None = None,
+        bot_user_id: str = BOT_USER_ID,
+    ) -> FakeWorkspace:
+        """A workspace whose admin will approve the install: the redirect carries `code`."""
+        workspace = FakeWorkspace(
+            team_id=team_id,
+            team_name=team_name or f"Workspace {team_id}",
+            code=f"code-{team_id}-{next(self._ts)}",
+            bot_user_id=bot_user_id,
+            enterprise_id=enterprise_id,
+            rotating=rotating,
+            expires_in=expires_in,
+        )
+        with self._lock:
+            self.workspaces[workspace.code] = workspace
+        return workspace
+
+    def _issue(self, workspace: FakeWorkspace) -> dict:
+        workspace.issued += 1
+        prefix = "xoxe.xoxb" if workspace.rotating else "xoxb"
+        workspace.token = f"{prefix}-{workspace.team_id}-{workspace.issued}-{next(self._ts)}"
+        self._by_token[workspace.token] = workspace
+        answer = {
+            "ok": True,
+            "app_id": APP_ID,
+            "authed_user": {"id": f"U0ADMIN{workspace.team_id[-3:]}"},
+            "scope": "app_mentions:read,chat:write,commands",
+            "token_type": "bot",
+            "access_token": workspace.token,
+            "bot_user_id": workspace.bot_user_id,
+            "team": {"id": workspace.team_id, "name": workspace.team_name},
+            "enterprise": {"id": workspace.enterprise_id, "name": "Grid"}
+            if workspace.enterprise_id
+            else None,
+            "is_enterprise_install": False,
+        }
+        if workspace.rotating:
+            workspace.refresh_token = f"xoxe-1-refresh-{workspace.team_id}-{workspace.issued}"
+            self._by_refresh[workspace.refresh_token] = workspace
+            answer.update(refresh_token=workspace.refresh_token, expires_in=workspace.expires_in)
+        return answer
+
+    def _oauth_access(self, params: dict) -> dict:
+        with self._lock:
+            if params.get("grant_type") == "refresh_token":
+                workspace = self._by_refresh.pop(str(params.get("refresh_token")), None)
+                if workspace is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                workspace.expires_in = 43_200  # the renewed token lasts the usual 12 hours
+                self._by_token.pop(workspace.token, None)  # the old token stops working
+                return self._issue(workspace)
+            workspace = self.workspaces.get(str(params.get("code")))
+            if workspace is None or workspace.token:
+                return {"ok": False, "error": "invalid_code"}  # unknown, or already used
+            return self._issue(workspace)
+
+    def workspace_of(self, token: str) -> FakeWorkspace | None:
+        with self._lock:
+            return self._by_token.get(token)
+
+    def uninstall(self, team_id: str) -> None:
+        """The workspace removed the app: its tokens stop working."""
+        with self._lock:
+            for token, workspace in list(self._by_token.items()):
+                if workspace.team_id == team_id:
+                    del self._by_token[token]
 
     # ---- queries for tests ------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
@@ -226,6 +324,23 @@ class FakeSlack:
 
     def _answer(self, method: str, params: dict) -> dict:
         ok = {"ok": True}
+        if method == "oauth.v2.access":
+            return self._oauth_access(params)
+        if method == "auth.test" and self.workspaces:
+            workspace = self.workspace_of(str(params.get("_token") or params.get("token") or ""))
+            if workspace is None:
+                return {"ok": False, "error": "invalid_auth"}
+            return {
+                "ok": True,
+                "url": f"https://{workspace.team_id.lower()}.slack.com/",
+                "team": workspace.team_name,
+                "user": "truce",
+                "team_id": workspace.team_id,
+                "user_id": workspace.bot_user_id,
+                "bot_id": "B" + workspace.team_id[1:],
+                "enterprise_id": workspace.enterprise_id,
+                "is_enterprise_install": False,
+            }
         if method == "auth.test":
             return {
                 "ok": True,

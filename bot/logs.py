@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Iterable
 
-TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[0-9A-Za-z-]+")
+TOKEN = re.compile(r"\b(xox[abeposr]|xapp)-[0-9A-Za-z-]+")  # xoxe-: refresh tokens (rotation)
 
 
 class RedactingFilter(logging.Filter):

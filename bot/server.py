@@ -31,10 +31,15 @@ CONNECTION_LIMIT = 1000  # open connections (slow ones included) before new ones
 
 
 def build_wsgi(settings: Settings) -> SlackWSGI:
-    configure_logging(settings.log_level, secrets=[settings.signing_secret or "", settings.pulse_hash_key])
+    configure_logging(
+        settings.log_level,
+        secrets=[settings.signing_secret or "", settings.pulse_hash_key, settings.client_secret or ""],
+    )
     logging.getLogger("waitress").setLevel(logging.WARNING)  # no "Serving on ..." chatter
     deps = build_deps(settings)
     app = create_app(settings, deps)
+    if not settings.oauth:  # rows from before Truce knew workspaces belong to the one it has
+        deps.repo.adopt_unowned(app.client.auth_test().get("team_id") or "")
     logger.info("Truce web server ready (model %s)", deps.classifier.version)
     return SlackWSGI(app, deps.repo, settings.signing_secret or "", settings.max_body_bytes)
 
@@ -119,6 +124,8 @@ def preflight(settings: Settings) -> None:
 
     Classifier.load(settings.model_path or DEFAULT_ARTIFACT)
     connect(settings.database_url).kw["bind"].dispose()
+    if settings.oauth:  # no token of its own: each workspace's comes from its installation
+        return
     try:
         make_client(settings).auth_test()
     except SlackApiError as exc:

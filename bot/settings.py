@@ -15,6 +15,21 @@ from urllib.parse import urlparse
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_DATA_DIR = Path("data")
 MIN_ANONYMITY = 3
+# The bot scopes an "Add to Slack" install asks for: the same list as manifest.json's
+# oauth_config.scopes.bot (a test keeps the two equal). SLACK_SCOPES may replace it.
+DEFAULT_BOT_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "channels:read",
+    "groups:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "im:write",
+    "files:write",
+)
 
 
 class ConfigError(ValueError):
@@ -30,6 +45,10 @@ class Settings:
     bot_token: str | None = field(default=None, repr=False)
     signing_secret: str | None = field(default=None, repr=False)
     app_token: str | None = field(default=None, repr=False)
+    # Multi-workspace ("Add to Slack") mode: OAuth v2 with the installations kept in the database.
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] = DEFAULT_BOT_SCOPES
     api_url: str = DEFAULT_API_URL
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'truce.db'}"
     # The offline console's own database: trying things never writes into the real one.
@@ -50,15 +69,22 @@ class Settings:
     api_timeout: float = 10.0
 
     @property
+    def oauth(self) -> bool:
+        """Many workspaces, each installed through /slack/install (no SLACK_BOT_TOKEN)."""
+        return bool(self.client_id and self.client_secret and not self.bot_token)
+
+    @property
     def mode(self) -> str:
-        """console (no credentials), socket (app-level token) or http."""
+        """console (no credentials), socket (app-level token) or http (one bot token, or OAuth)."""
+        if self.oauth:
+            return "http"
         if not self.bot_token:
             return "console"
         return "socket" if self.app_token else "http"
 
     def __repr__(self) -> str:  # never print tokens, even by accident
         return (
-            f"Settings(mode={self.mode!r}, bot_token={_secret_repr(self.bot_token)}, "
+            f"Settings(mode={self.mode!r}, oauth={self.oauth}, bot_token={_secret_repr(self.bot_token)}, "
             f"api_url={self.api_url!r}, database_url={_redact_url(self.database_url)!r}, port={self.port})"
         )
 
@@ -139,6 +165,34 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
             "SLACK_BOT_TOKEN is missing: Socket Mode needs the bot token as well as SLACK_APP_TOKEN"
         )
 
+    client_id = env.get("SLACK_CLIENT_ID", "").strip() or None
+    client_secret = env.get("SLACK_CLIENT_SECRET", "").strip() or None
+    if bool(client_id) != bool(client_secret):
+        have, missing = ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")[:: 1 if client_id else -1]
+        raise ConfigError(
+            f"{missing} is missing: OAuth installs need both {have} and {missing} "
+            "(Basic Information > App Credentials); unset both for a single workspace"
+        )
+    oauth = bool(client_id and client_secret and not bot_token)
+    if oauth and app_token:
+        raise ConfigError(
+            "SLACK_APP_TOKEN cannot be used with SLACK_CLIENT_ID: installs from many workspaces need the "
+            "HTTP server; unset SLACK_APP_TOKEN"
+        )
+    if oauth and not signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is missing: OAuth installs need it (Basic Information > Signing Secret)"
+        )
+    scopes = DEFAULT_BOT_SCOPES
+    raw_scopes = env.get("SLACK_SCOPES", "").strip()
+    if raw_scopes:
+        scopes = tuple(s.strip() for s in raw_scopes.replace(" ", ",").split(",") if s.strip())
+        bad = [s for s in scopes if not all(c.isalnum() or c in ":._-" for c in s)]
+        if bad:
+            raise ConfigError(
+                f"SLACK_SCOPES has {bad[0]!r}, which is not a scope: list bot scopes separated by commas"
+            )
+
     api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
     parsed = urlparse(api_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -162,7 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         raise ConfigError(f"LOG_LEVEL={level!r} is not one of DEBUG, INFO, WARNING, ERROR")
 
     hash_key = env.get("TRUCE_PULSE_KEY", "").strip()
-    if bot_token and len(hash_key) < 16:
+    if (bot_token or oauth) and len(hash_key) < 16:
         raise ConfigError(
             "TRUCE_PULSE_KEY is missing or shorter than 16 characters: set a long random secret "
             '(e.g. `python -c "import secrets; print(secrets.token_hex(32))"`); it keeps pulse answers anonymous'
@@ -186,6 +240,9 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         bot_token=bot_token,
         signing_secret=signing_secret,
         app_token=app_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=scopes,
         api_url=api_url,
         database_url=database_url,
         console_database_url=env.get("TRUCE_CONSOLE_DATABASE_URL", "").strip()

@@ -1,7 +1,9 @@
 """The production HTTP face of Truce: a WSGI app served by waitress (`python -m bot serve`).
 
-POST /slack/events  events, slash commands and interactivity (one Request URL for all)
-GET  /healthz       200 once the app, the model and the database are ready
+POST /slack/events          events, slash commands and interactivity (one Request URL for all)
+GET  /healthz               200 once the app, the model and the database are ready
+GET  /slack/install         the "Add to Slack" page (multi-workspace mode only)
+GET  /slack/oauth_redirect  where Slack sends the browser back to finish an install (same)
 """
 
 from __future__ import annotations
@@ -21,6 +23,17 @@ logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+
+
+_REASONS = {
+    200: "OK",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+}
 
 
 def _reply(
@@ -66,6 +79,15 @@ class SlackWSGI:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return _reply(start_response, 200, "ok")
+        flow = self.app.oauth_flow
+        if flow is not None and path in (flow.install_path, flow.redirect_uri_path):
+            if method not in ("GET", "HEAD"):
+                return _reply(start_response, 405, "use GET", {"Allow": "GET"})
+            try:
+                return self._oauth(environ, start_response, flow, path)
+            except Exception:
+                logger.exception("could not handle a request to %s", path)
+                return _reply(start_response, 500, "internal error")
         if path != EVENTS_PATH:
             return _reply(start_response, 404, "not found")
         if method != "POST":
@@ -132,6 +154,24 @@ class SlackWSGI:
             logger.error("listener dispatch answered %s", status)
             return _reply(start_response, 200, "")
         return _reply(start_response, status, response.body or "", out_headers)
+
+    def _oauth(self, environ: dict, start_response: Callable, flow, path: str) -> Iterable[bytes]:
+        """Bolt's OAuth flow: the install page (with its state cookie), or the redirect back."""
+        request = BoltRequest(body="", query=environ.get("QUERY_STRING", ""), headers=_headers(environ))
+        if path == flow.install_path:
+            response = flow.handle_installation(request)
+        else:
+            response = flow.handle_callback(request)
+        data = (response.body or "").encode("utf-8")
+        headers = [
+            (name.title(), value)
+            for name, values in response.headers.items()
+            if name.lower() != "content-length"
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        headers.append(("Content-Length", str(len(data))))
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", headers)
+        return [data]
 
     def _first_use(self, signature: str) -> bool:
         try:

@@ -108,14 +108,16 @@ class WebServer:
 def server_env(fake: FakeSlack, db_url: str, artifact: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TRUCE_", "DATABASE_URL"))}
     env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=fake.api_url,
-        DATABASE_URL=db_url,
-        TRUCE_MODEL_PATH=str(artifact),
-        TRUCE_PULSE_KEY=PULSE_KEY,
-        PYTHONPATH=str(ROOT),
-        **extra,
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "DATABASE_URL": db_url,
+            "TRUCE_MODEL_PATH": str(artifact),
+            "TRUCE_PULSE_KEY": PULSE_KEY,
+            "PYTHONPATH": str(ROOT),
+            **extra,  # may override the above (SLACK_BOT_TOKEN="" for an "Add to Slack" app)
+        }
     )
     return env
 

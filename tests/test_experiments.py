@@ -182,7 +182,7 @@ def test_what_works_here_counts_channels_of_this_workspace_only(service, session
 def test_the_next_pulse_summary_shows_the_effect_and_marks_the_chart(
     settings, sessions, playbook, fake_slack
 ):
-    pulse_repo = PulseRepository(sessions)
+    pulse_repo = PulseRepository(sessions, TEAM)  # the pulse of one workspace, as the clock runs it
     channel = "C0EFFECT01"
     monday = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, ISO week 45
     pulse_repo.opt_in(channel, TEAM.team_id, 0, "10:00", "Europe/Berlin", monday - timedelta(weeks=5))

@@ -490,4 +490,4 @@ def test_the_clock_posts_a_due_check_in_in_its_thread_once(slack_api, artifact, 
     (checkin,) = posted_with(slack_api, "help?")
     assert checkin["channel"] == CHANNEL and checkin["thread_ts"] == "1700000000.000200"
     assert checkin["text"].startswith(f"Did {REMEDY} help?")
-    assert "check-ins: sent 1" in log.read_text()
+    assert "check-ins sent 1" in log.read_text()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import ids
+from bot.fakeslack import TEAM_ID
 from bot.storage.db import connect
 from bot.storage.models import DiagnosisEvent, PulseChannel, PulsePoll
 from bot.storage.repository import Repository
@@ -21,6 +22,7 @@ NOW = datetime.now(UTC)
 def poll(channel: str, weeks_ago: int, score: float, responses: int = 5, status: str = "closed") -> PulsePoll:
     closed = NOW - timedelta(weeks=weeks_ago, hours=1)
     return PulsePoll(
+        team_id=TEAM_ID,
         channel_id=channel,
         period_key=f"{closed:%G-W%V}",
         status=status,
@@ -37,18 +39,26 @@ def fill_busy(sessions, channels: int = 150, weeks: int = 30, events: int = 400)
         for n in range(channels):
             channel = f"C{n:08d}"
             session.add(
-                PulseChannel(channel_id=channel, weekday=n % 7, time="09:30", timezone="Europe/Berlin")
+                PulseChannel(
+                    team_id=TEAM_ID, channel_id=channel, weekday=n % 7, time="09:30", timezone="Europe/Berlin"
+                )
             )
             for w in range(weeks):
                 session.add(poll(channel, w, 1 + (n + w) % 40 / 10, responses=3 + w % 5))
         labels = ["lead_quality", "credit_dispute", "none", "pricing_dispute", "blame_game"]
         for i in range(events):  # in a channel the viewer is in (the even ones)
             session.add(
-                DiagnosisEvent(label=labels[i % len(labels)], surface="mention", channel_id="C00000000")
+                DiagnosisEvent(
+                    team_id=TEAM_ID, label=labels[i % len(labels)], surface="mention", channel_id="C00000000"
+                )
             )
         for i in range(events):  # elsewhere: never counted on the viewer's Home
             where = {"channel_id": "C00000001"} if i % 2 else {"channel_id": None, "surface": "shortcut"}
-            session.add(DiagnosisEvent(**{"label": labels[i % len(labels)], "surface": "mention", **where}))
+            session.add(
+                DiagnosisEvent(
+                    team_id=TEAM_ID, **{"label": labels[i % len(labels)], "surface": "mention", **where}
+                )
+            )
 
 
 def published(fake) -> dict:
@@ -77,18 +87,23 @@ def test_trends_only_use_closed_polls_above_the_threshold(deps):
                 poll("C2", 1, 2.5, responses=3),
             ]
         )
-    trends = deps.repo.pulse_trends(weeks=8, min_responses=3, now=NOW)
+    trends = deps.repo.pulse_trends(weeks=8, min_responses=3, now=NOW, team=TEAM_ID)
     assert [p.avg_score for p in trends["C1"]] == [2.0, 4.0]
     assert [p.avg_score for p in trends["C2"]] == [2.5]
-    assert deps.repo.pulse_trends(["C2"], min_responses=3, now=NOW).keys() == {"C2"}
-    assert deps.repo.pulse_trends(min_responses=6, now=NOW) == {}
+    assert deps.repo.pulse_trends(["C2"], min_responses=3, now=NOW, team=TEAM_ID).keys() == {"C2"}
+    assert deps.repo.pulse_trends(min_responses=6, now=NOW, team=TEAM_ID) == {}
 
 
 def test_pulse_channels_for_the_viewer(deps):
     with deps.sessions.begin() as session:
-        session.add_all([PulseChannel(channel_id="C1"), PulseChannel(channel_id="C2", enabled=False)])
-    assert [c.channel_id for c in deps.repo.pulse_channels({"C2", "C9"})] == ["C2"]
-    assert len(deps.repo.pulse_channels()) == 2
+        session.add_all(
+            [
+                PulseChannel(team_id=TEAM_ID, channel_id="C1"),
+                PulseChannel(team_id=TEAM_ID, channel_id="C2", enabled=False),
+            ]
+        )
+    assert [c.channel_id for c in deps.repo.pulse_channels({"C2", "C9"}, team=TEAM_ID)] == ["C2"]
+    assert len(deps.repo.pulse_channels(team=TEAM_ID)) == 2
 
 
 # ---- handler tier ----------------------------------------------------------------------------------
@@ -109,9 +124,15 @@ def test_settings_show_only_the_viewers_channels(app, fake_slack, deps):
     with deps.sessions.begin() as session:
         session.add_all(
             [
-                PulseChannel(channel_id="C0MINE0001", weekday=4, time="15:00", timezone="Europe/Berlin"),
-                PulseChannel(channel_id="C0MINE0002", enabled=False),
-                PulseChannel(channel_id="C0NOTMINE1"),
+                PulseChannel(
+                    team_id=TEAM_ID,
+                    channel_id="C0MINE0001",
+                    weekday=4,
+                    time="15:00",
+                    timezone="Europe/Berlin",
+                ),
+                PulseChannel(team_id=TEAM_ID, channel_id="C0MINE0002", enabled=False),
+                PulseChannel(team_id=TEAM_ID, channel_id="C0NOTMINE1"),
             ]
         )
     fake_slack.channels = [{"id": "C0MINE0001"}, {"id": "C0MINE0002"}, {"id": "C0NOPULSE1"}]
@@ -232,13 +253,13 @@ def test_cause_from_home_end_to_end(web, slack_api):
 
 def test_home_counts_come_from_the_repository(deps):
     repo = Repository(deps.sessions)
-    repo.record_diagnosis("lead_quality", "mention", channel_id="C0MINE0001")
-    repo.record_diagnosis("lead_quality", "remedy", channel_id="C0MINE0002")
-    repo.record_diagnosis("pricing_dispute", "mention", channel_id="C0NOTMINE1")
-    repo.record_diagnosis("blame_game", "shortcut")
+    repo.record_diagnosis("lead_quality", "mention", channel_id="C0MINE0001", team=TEAM_ID)
+    repo.record_diagnosis("lead_quality", "remedy", channel_id="C0MINE0002", team=TEAM_ID)
+    repo.record_diagnosis("pricing_dispute", "mention", channel_id="C0NOTMINE1", team=TEAM_ID)
+    repo.record_diagnosis("blame_game", "shortcut", team=TEAM_ID)
     since = NOW - timedelta(days=30)
-    assert repo.diagnosis_counts(since, {"C0MINE0001", "C0MINE0002"}) == {"lead_quality": 2}
-    assert repo.diagnosis_counts(since, []) == {}
+    assert repo.diagnosis_counts(since, {"C0MINE0001", "C0MINE0002"}, team=TEAM_ID) == {"lead_quality": 2}
+    assert repo.diagnosis_counts(since, [], team=TEAM_ID) == {}
 
 
 def test_diagnosis_counts_on_home_are_only_from_the_viewers_channels(app, fake_slack, deps):
@@ -250,7 +271,7 @@ def test_diagnosis_counts_on_home_are_only_from_the_viewers_channels(app, fake_s
         ("pricing_dispute", "C0PRIVATE1"),
         ("blame_game", None),  # a DM or the shortcut
     ]:
-        repo.record_diagnosis(label, "mention", channel_id=channel)
+        repo.record_diagnosis(label, "mention", channel_id=channel, team=TEAM_ID)
     fake_slack.channels = [{"id": "C0MINE0001"}]
     dispatch_event(app, app_home_opened())
     text = home_text(published(fake_slack)["view"])

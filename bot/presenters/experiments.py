@@ -13,6 +13,7 @@ from bot.services.experiments import ExperimentCard
 from bot.services.pulse import utc_now
 from bot.settings import Settings
 from bot.storage.experiment_repository import ExperimentRepository
+from bot.storage.workspace import Workspace
 from bot.views import experiments as views
 from bot.views.pulse import when
 from model.playbook import Playbook
@@ -47,6 +48,9 @@ class ExperimentService(lifecycle.ExperimentService):
         client: WebClient,
         playbook: Playbook,
         clock: Callable[[], datetime] = utc_now,
+        workspace: Workspace | None = None,
     ):
-        super().__init__(settings, repo, client, BlockKitExperiments(playbook), clock=clock)
+        super().__init__(
+            settings, repo, client, BlockKitExperiments(playbook), clock=clock, workspace=workspace
+        )
         self.playbook = playbook

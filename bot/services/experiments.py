@@ -41,6 +41,7 @@ from bot.settings import Settings
 from bot.slack_calls import api_error
 from bot.storage.experiment_repository import CHOICES, CheckinVote, ExperimentRepository, PollFigures
 from bot.storage.models import Checkin, Experiment
+from bot.storage.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,6 @@ def local_day(moment: datetime, timezone: str) -> date:
 
 
 # ---- data ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Workspace:
-    team_id: str
-    enterprise_id: str | None = None
-
-
 @dataclass(frozen=True)
 class CheckinResult:
     """What a check-in may publish: the number of answers, and the counts only from `min_responses`."""
@@ -210,7 +205,9 @@ class ExperimentInsights:
     def _window(
         self, experiment: Experiment, since: datetime, until: datetime, current: PollFigures | None = None
     ) -> Window:
-        polls = self.repo.published_polls(experiment.channel_id, since, until, self.min_responses)
+        polls = self.repo.published_polls(
+            experiment.team_id, experiment.channel_id, since, until, self.min_responses
+        )
         if current is not None and since <= current.opened_at:
             polls.append(current)
         scores = [s for p in polls for s in p.scores]
@@ -313,10 +310,18 @@ class ExperimentService(ExperimentInsights):
         client: WebClient,
         presenter: ExperimentPresenter,
         clock: Callable[[], datetime] = utc_now,
+        workspace: Workspace | None = None,
     ):
         super().__init__(settings, repo, clock)
         self.client = client
         self.presenter = presenter
+        # The workspace whose check-ins send_due/close_due post (with `client`, which carries its
+        # token); None: every workspace's (one bot token, one workspace).
+        self.workspace = workspace
+
+    @property
+    def _team(self) -> str | None:
+        return self.workspace.team_id if self.workspace is not None else None
 
     # ---- start ---------------------------------------------------------------------------------
     def default_checkin_on(self, team_id: str, channel_id: str | None, now: datetime) -> date:
@@ -379,7 +384,10 @@ class ExperimentService(ExperimentInsights):
         """Post the check-in of every experiment whose check-in time has come (every one, when
         `force`: `python -m bot checkins send`), once per experiment."""
         report = Report()
-        for experiment in self.repo.without_checkin(None if force else now, channel_ids, retry_failed=force):
+        due = self.repo.without_checkin(
+            None if force else now, channel_ids, retry_failed=force, team_id=self._team
+        )
+        for experiment in due:
             if stopping and stopping.is_set():
                 break
             report.add(self.send(experiment, now, retry_failed=force))
@@ -467,7 +475,7 @@ class ExperimentService(ExperimentInsights):
     ) -> Report:
         report = Report()
         erased = False
-        for checkin in self.repo.checkins(["open"], channel_ids):
+        for checkin in self.repo.checkins(["open"], channel_ids, team_id=self._team):
             if stopping and stopping.is_set():
                 break
             if not force and checkin.closes_at > now:

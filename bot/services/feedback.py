@@ -32,9 +32,28 @@ def may_keep_text(asker: str, saver: str) -> bool:
     return bool(asker) and asker == saver
 
 
-def correction_records(repo: Repository) -> list[dict]:
+class WhichWorkspace(ValueError):
+    """Corrections from several workspaces and none named: str() is one line for the operator."""
+
+
+def pick_team(repo: Repository, team: str | None) -> str:
+    """The workspace whose corrections to export: the one named, or the only one there is. Each
+    workspace trains its own model from its own people's corrections, so exports never mix them."""
+    teams = repo.correction_teams()
+    if team is not None:
+        return team
+    if len(teams) > 1:
+        raise WhichWorkspace(
+            f"corrections from {len(teams)} workspaces ({', '.join(t or '(none)' for t in teams)}): "
+            "name one with --team"
+        )
+    return teams[0] if teams else ""
+
+
+def correction_records(repo: Repository, team: str | None = None) -> list[dict]:
+    """One workspace's corrections (the only one's when `team` is None) as training records."""
     records = []
-    for row in repo.corrections():
+    for row in repo.corrections(pick_team(repo, team)):
         if row.label not in LABELS or not row.text.strip():
             continue  # a label the model no longer knows cannot be trained on
         created = row.created_at
@@ -58,9 +77,9 @@ def _write(records: list[dict], fh: TextIO) -> None:
         fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def export_corrections(repo: Repository, out: str | Path) -> int:
-    """Write every correction as JSON lines to `out` ("-" for stdout). Returns how many."""
-    records = correction_records(repo)
+def export_corrections(repo: Repository, out: str | Path, team: str | None = None) -> int:
+    """Write one workspace's corrections as JSON lines to `out` ("-" for stdout). Returns how many."""
+    records = correction_records(repo, team)
     if str(out) == "-":
         _write(records, sys.stdout)
         sys.stdout.flush()

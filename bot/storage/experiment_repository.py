@@ -27,6 +27,7 @@ from bot.storage.models import (
 )
 from bot.storage.pulse_repository import as_utc
 from bot.storage.repository import SessionRepository
+from bot.storage.workspace import Workspace
 
 CHOICES = ("helped", "partly", "not_yet", "stopped")
 
@@ -138,14 +139,20 @@ class ExperimentRepository(SessionRepository):
             return [_experiment(row) for row in session.scalars(query)]
 
     def without_checkin(
-        self, due_by: datetime | None, channel_ids: Iterable[str] | None = None, retry_failed: bool = False
+        self,
+        due_by: datetime | None,
+        channel_ids: Iterable[str] | None = None,
+        retry_failed: bool = False,
+        team_id: str | None = None,
     ) -> list[Experiment]:
-        """Experiments (every workspace) whose check-in time has come (any, when `due_by` is None)
-        and that have no check-in row yet, or only a pending one (or a given-up one, when
-        `retry_failed`)."""
+        """Experiments whose check-in time has come (any, when `due_by` is None) and that have no
+        check-in row yet, or only a pending one (or a given-up one, when `retry_failed`); of one
+        workspace, or of every workspace when `team_id` is None."""
         done = ("open", "closed") if retry_failed else ("open", "closed", "failed")
         taken = select(Checkin.experiment_id).where(Checkin.status.in_(done))
         query = select(Experiment).where(Experiment.announcement_ts.is_not(None), Experiment.id.not_in(taken))
+        if team_id is not None:
+            query = query.where(Experiment.team_id == team_id)
         if due_by is not None:
             query = query.where(Experiment.checkin_at <= due_by)
         if channel_ids is not None:
@@ -153,13 +160,50 @@ class ExperimentRepository(SessionRepository):
         with self._sessions() as session:
             return [_experiment(row) for row in session.scalars(query.order_by(Experiment.id))]
 
-    def channel_timezone(self, team_id: str, channel_id: str) -> str | None:
-        """The pulse schedule's timezone of a channel, when it has one."""
+    def workspaces_due(self, now: datetime) -> list[Workspace]:
+        """The workspaces (across all) with a check-in to post or to close now, for the clock."""
+        pending = or_(Checkin.lease_until.is_(None), Checkin.lease_until <= now)
+        started = select(Checkin.experiment_id).where(
+            or_(Checkin.status.in_(("open", "closed", "failed")), and_(Checkin.status == "pending", ~pending))
+        )
+        parts = [
+            select(Experiment.team_id, Experiment.enterprise_id).where(
+                Experiment.announcement_ts.is_not(None),
+                Experiment.checkin_at <= now,
+                Experiment.id.not_in(started),
+            ),
+            select(Checkin.team_id, Checkin.enterprise_id).where(
+                Checkin.status == "open",
+                Checkin.closes_at <= now,
+                or_(Checkin.lease_until.is_(None), Checkin.lease_until <= now),
+            ),
+        ]
+        found: dict[str, Workspace] = {}
         with self._sessions() as session:
-            row = session.get(PulseChannel, channel_id)
-            if row is None or (row.team_id and row.team_id != team_id):
-                return None
-            return row.timezone
+            for part in parts:
+                for team_id, enterprise_id in session.execute(part.distinct()):
+                    found.setdefault(team_id, Workspace(team_id, enterprise_id))
+        return [found[team] for team in sorted(found)]
+
+    def teams_of_channels(self, channel_ids: Iterable[str]) -> set[str]:
+        """The workspaces that have experiments in the given channels (`checkins --channel`)."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(Experiment.team_id)
+                    .where(Experiment.channel_id.in_(sorted(set(channel_ids))))
+                    .distinct()
+                )
+            )
+
+    def channel_timezone(self, team_id: str, channel_id: str) -> str | None:
+        """The pulse schedule's timezone of a channel of this workspace, when it has one."""
+        with self._sessions() as session:
+            return session.scalar(
+                select(PulseChannel.timezone).where(
+                    PulseChannel.team_id == team_id, PulseChannel.channel_id == channel_id
+                )
+            )
 
     # ---- check-ins ------------------------------------------------------------------------------
     def claim_checkin(
@@ -388,14 +432,15 @@ class ExperimentRepository(SessionRepository):
 
     # ---- what the effect is measured with ----------------------------------------------------------
     def published_polls(
-        self, channel_id: str, since: datetime, until: datetime, min_responses: int
+        self, team_id: str, channel_id: str, since: datetime, until: datetime, min_responses: int
     ) -> list[PollFigures]:
-        """Closed pulse polls of a channel opened in [since, until) whose results were published
-        (at least `min_responses` answers), with their answers' scores and causes."""
+        """Closed pulse polls of a workspace's channel opened in [since, until) whose results were
+        published (at least `min_responses` answers), with their answers' scores and causes."""
         with self._sessions() as session:
             polls = list(
                 session.scalars(
                     select(PulsePoll).where(
+                        PulsePoll.team_id == team_id,
                         PulsePoll.channel_id == channel_id,
                         PulsePoll.status == "closed",
                         PulsePoll.responses >= min_responses,
@@ -407,7 +452,9 @@ class ExperimentRepository(SessionRepository):
             figures = []
             for poll in polls:
                 rows = session.execute(
-                    select(PulseResponse.score, PulseResponse.cause).where(PulseResponse.poll_id == poll.id)
+                    select(PulseResponse.score, PulseResponse.cause).where(
+                        PulseResponse.team_id == team_id, PulseResponse.poll_id == poll.id
+                    )
                 ).all()
                 figures.append(
                     PollFigures(

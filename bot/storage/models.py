@@ -6,7 +6,20 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -23,6 +36,27 @@ class Base(DeclarativeBase):
     pass
 
 
+class WorkspaceOwned:
+    """A row that belongs to one workspace: its team id (and enterprise id on Enterprise Grid). Every
+    query of such a table is scoped to one workspace (bot/storage/workspace.py)."""
+
+    team_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+
+
+# slack_sdk's own installation and OAuth-state tables (SQLAlchemyInstallationStore,
+# SQLAlchemyOAuthStateStore), declared on our metadata so that Alembic creates them with the rest.
+INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_installations_table_name
+)
+BOTS = SQLAlchemyInstallationStore.build_bots_table(
+    Base.metadata, SQLAlchemyInstallationStore.default_bots_table_name
+)
+OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
+    Base.metadata, SQLAlchemyOAuthStateStore.default_table_name
+)
+
+
 class HandledRequest(Base):
     """One row per Slack event/interaction already taken: Slack's retries find it and stop."""
 
@@ -31,23 +65,24 @@ class HandledRequest(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
-class DiagnosisEvent(Base):
+class DiagnosisEvent(WorkspaceOwned, Base):
     """A count, not a record of speech: which cause was named, where and when. No text, no user.
     `channel_id` is None for DMs and the private shortcut: there, where would narrow down who asked."""
 
     __tablename__ = "diagnosis_events"
+    __table_args__ = (Index("ix_diagnosis_events_team_created", "team_id", "created_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32), default="")
     channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
     label: Mapped[str] = mapped_column(String(40))
     surface: Mapped[str] = mapped_column(String(16))  # mention | shortcut | remedy | console
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
-class Correction(Base):
+class Correction(WorkspaceOwned, Base):
     """Text a person chose to submit with the right label: the one place message text is kept."""
 
     __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_team", "team_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     predicted: Mapped[str] = mapped_column(String(40))
@@ -57,31 +92,35 @@ class Correction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Feedback(Base):
+class Feedback(WorkspaceOwned, Base):
     """'Helpful' clicks: counts per label, nothing else."""
 
     __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_team", "team_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     label: Mapped[str] = mapped_column(String(40))
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class HelpfulVote(Base):
+class HelpfulVote(WorkspaceOwned, Base):
     """That someone already said a reply was helpful: a keyed hash of (reply, user), so "Helpful"
     counts once per person per reply while nothing here says who. No time, no rowid, no order."""
 
     __tablename__ = "helpful_votes"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (Index("ix_helpful_votes_team", "team_id"), {"sqlite_with_rowid": False})
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
-class PulseChannel(Base):
+class PulseChannel(WorkspaceOwned, Base):
     """A channel Truce was invited to, with its schedule."""
 
     __tablename__ = "pulse_channels"
+    __table_args__ = (
+        Index("ix_pulse_channels_team", "team_id"),
+        Index("ix_pulse_channels_next_check", "next_check_at"),
+    )
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    team_id: Mapped[str] = mapped_column(String(32), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     weekday: Mapped[int] = mapped_column(Integer, default=0)  # 0 = Monday
     time: Mapped[str] = mapped_column(String(5), default="10:00")
@@ -90,12 +129,21 @@ class PulseChannel(Base):
     # Runs scheduled before this instant are never due: opting in or changing the schedule
     # does not fire a poll for a time that has already passed.
     active_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the clock must next look at this channel (its next scheduled run); NULL: at the next tick.
+    # A tick reads only the channels and polls that are due, however many workspaces there are.
+    next_check_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
-class PulsePoll(Base):
+class PulsePoll(WorkspaceOwned, Base):
     __tablename__ = "pulse_polls"
-    __table_args__ = (UniqueConstraint("channel_id", "period_key", name="uq_poll_channel_period"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "period_key", name="uq_poll_channel_period"),
+        Index("ix_pulse_polls_team_status", "team_id", "status"),
+        # The clock asks "which polls need something now": open/pending polls by due time.
+        Index("ix_pulse_polls_status_closes", "status", "closes_at"),
+        Index("ix_pulse_polls_status_remind", "status", "remind_at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(32), index=True)
     period_key: Mapped[str] = mapped_column(String(16))  # ISO week of the scheduled run, e.g. 2026-W48
@@ -104,6 +152,8 @@ class PulsePoll(Base):
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Half-way between opening and closing: when the reminder is due (set when the poll opens).
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # Whoever holds an unexpired lease is posting this poll (or its summary); a failed attempt
@@ -115,7 +165,7 @@ class PulsePoll(Base):
     avg_score: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
-class PulseResponse(Base):
+class PulseResponse(WorkspaceOwned, Base):
     """One anonymous answer. `voter_hash` is a keyed hash of (poll, user) used only to let a person
     change their answer while the poll is open; it is erased when the poll closes.
 
@@ -125,6 +175,7 @@ class PulseResponse(Base):
     __tablename__ = "pulse_responses"
     __table_args__ = (
         UniqueConstraint("poll_id", "voter_hash", name="uq_response_poll_voter"),
+        Index("ix_pulse_responses_team", "team_id"),
         {"sqlite_with_rowid": False},
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=random_id)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
 from bot.storage.repository import SessionRepository
+from bot.storage.workspace import Workspace
 
 FIELDS = ("side", "score", "cause")
 
@@ -66,14 +67,36 @@ def _poll(row: PulsePoll | None) -> PulsePoll | None:
 
 
 class PulseRepository(SessionRepository):
+    """The pulse of one workspace (`workspace`): every read and write stays inside it. Without a
+    workspace it sees every workspace's rows (operator exports and tests only)."""
+
+    def __init__(self, sessions, workspace: Workspace | str | None = None):
+        super().__init__(sessions)
+        self.workspace = Workspace.of(workspace) if workspace is not None else None
+
+    def _scope(self, model) -> list:
+        return [] if self.workspace is None else [model.team_id == self.workspace.team_id]
+
+    def _owns(self, row) -> bool:
+        return row is not None and (self.workspace is None or row.team_id == self.workspace.team_id)
+
+    def _ids(self) -> dict:
+        if self.workspace is None:
+            return {}
+        return {"team_id": self.workspace.team_id, "enterprise_id": self.workspace.enterprise_id}
+
+    def _get_channel(self, session, channel_id: str) -> PulseChannel | None:
+        row = session.get(PulseChannel, channel_id)
+        return row if self._owns(row) else None
+
     # ---- channels -------------------------------------------------------------------------
     def channel(self, channel_id: str) -> PulseChannel | None:
         with self._sessions() as session:
-            return _channel(session.get(PulseChannel, channel_id))
+            return _channel(self._get_channel(session, channel_id))
 
     def channels(self, only: Iterable[str] | None = None, active: bool = True) -> list[PulseChannel]:
         """Channels Truce is in with the pulse on (or every known channel when `active` is False)."""
-        query = select(PulseChannel).order_by(PulseChannel.channel_id)
+        query = select(PulseChannel).where(*self._scope(PulseChannel)).order_by(PulseChannel.channel_id)
         if active:
             query = query.where(PulseChannel.enabled.is_(True), PulseChannel.member.is_(True))
         if only is not None:
@@ -95,7 +118,8 @@ class PulseRepository(SessionRepository):
                     if row is None:
                         row = PulseChannel(
                             channel_id=channel_id,
-                            team_id=team_id or "",
+                            team_id=team_id or (self.workspace.team_id if self.workspace else ""),
+                            enterprise_id=self.workspace.enterprise_id if self.workspace else None,
                             enabled=True,
                             member=True,
                             weekday=weekday,
@@ -106,9 +130,12 @@ class PulseRepository(SessionRepository):
                         session.add(row)
                         session.flush()
                         return _channel(row), True
+                    if not self._owns(row):  # a shared channel another workspace opted in first
+                        return _channel(row), False
                     rejoined = not row.member
                     if rejoined:
                         row.member, row.enabled, row.active_since = True, True, now
+                        row.next_check_at = None
                     if team_id and not row.team_id:
                         row.team_id = team_id
                     session.flush()
@@ -119,7 +146,7 @@ class PulseRepository(SessionRepository):
 
     def set_member(self, channel_id: str, member: bool) -> bool:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None or row.member == member:
                 return False
             row.member = member
@@ -127,31 +154,81 @@ class PulseRepository(SessionRepository):
 
     def set_enabled(self, channel_id: str, enabled: bool, now: datetime) -> None:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None:
                 raise KeyError(channel_id)
             if enabled and not row.enabled:
                 row.active_since = now
-            row.enabled = enabled
+            row.enabled, row.next_check_at = enabled, None
 
     def set_schedule(self, channel_id: str, weekday: int, time: str, timezone: str, now: datetime) -> None:
         with self.transaction() as session:
-            row = session.get(PulseChannel, channel_id)
+            row = self._get_channel(session, channel_id)
             if row is None:
                 raise KeyError(channel_id)
             row.weekday, row.time, row.timezone, row.active_since = weekday, time, timezone, now
+            row.next_check_at = None  # the clock looks again at the next tick
+
+    def set_next_checks(self, next_checks: dict[str, datetime]) -> None:
+        """When the clock must look at each of these channels again (their next scheduled runs)."""
+        if not next_checks:
+            return
+        with self.transaction() as session:
+            for channel_id, at in next_checks.items():
+                session.execute(
+                    update(PulseChannel)
+                    .where(PulseChannel.channel_id == channel_id, *self._scope(PulseChannel))
+                    .values(next_check_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def teams(self) -> list[str]:
+        """The team ids that have pulse polls (for the operator's export)."""
+        with self._sessions() as session:
+            return list(session.scalars(select(PulsePoll.team_id).distinct().order_by(PulsePoll.team_id)))
+
+    def workspaces_due(self, now: datetime) -> list[Workspace]:
+        """The workspaces with something for the clock to do now: a channel whose scheduled run has
+        come (or was never looked at), a poll waiting to be (re)posted, a reminder or a close that is
+        due. Each part reads an index, so the cost follows what is due, not how many channels exist."""
+        parts = [
+            select(PulseChannel.team_id, PulseChannel.enterprise_id).where(
+                PulseChannel.enabled.is_(True),
+                PulseChannel.member.is_(True),
+                or_(PulseChannel.next_check_at.is_(None), PulseChannel.next_check_at <= now),
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "pending",
+                or_(PulsePoll.lease_until.is_(None), PulsePoll.lease_until <= now),
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "open", PulsePoll.closes_at <= now
+            ),
+            select(PulsePoll.team_id, PulsePoll.enterprise_id).where(
+                PulsePoll.status == "open", PulsePoll.reminder_sent.is_(False), PulsePoll.remind_at <= now
+            ),
+        ]
+        found: dict[str, Workspace] = {}
+        with self._sessions() as session:
+            for part in parts:
+                for team_id, enterprise_id in session.execute(part.distinct()):
+                    found.setdefault(team_id, Workspace(team_id, enterprise_id))
+        return [found[team] for team in sorted(found)]
 
     # ---- polls ----------------------------------------------------------------------------
     def poll(self, poll_id: int) -> PulsePoll | None:
         with self._sessions() as session:
-            return _poll(session.get(PulsePoll, poll_id))
+            row = session.get(PulsePoll, poll_id)
+            return _poll(row) if self._owns(row) else None
 
     def poll_for(self, channel_id: str, period_key: str) -> PulsePoll | None:
         with self._sessions() as session:
             return _poll(
                 session.scalar(
                     select(PulsePoll).where(
-                        PulsePoll.channel_id == channel_id, PulsePoll.period_key == period_key
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.period_key == period_key,
+                        *self._scope(PulsePoll),
                     )
                 )
             )
@@ -167,7 +244,11 @@ class PulseRepository(SessionRepository):
             return {(channel, period) for channel, period in rows}
 
     def polls(self, statuses: Iterable[str], channel_ids: Iterable[str] | None = None) -> list[PulsePoll]:
-        query = select(PulsePoll).where(PulsePoll.status.in_(list(statuses))).order_by(PulsePoll.id)
+        query = (
+            select(PulsePoll)
+            .where(PulsePoll.status.in_(list(statuses)), *self._scope(PulsePoll))
+            .order_by(PulsePoll.id)
+        )
         if channel_ids is not None:
             query = query.where(PulsePoll.channel_id.in_(list(channel_ids)))
         with self._sessions() as session:
@@ -191,6 +272,7 @@ class PulseRepository(SessionRepository):
         try:
             with self.transaction() as session:
                 row = PulsePoll(
+                    **self._ids(),
                     channel_id=channel_id,
                     period_key=period_key,
                     status="pending",
@@ -238,6 +320,8 @@ class PulseRepository(SessionRepository):
             row = session.get(PulsePoll, poll_id)
             row.status, row.message_ts, row.lease_until = "open", message_ts, None
             row.opened_at, row.closes_at = opened_at, closes_at
+            # The reminder goes half-way through (PulseService.remind_due); the clock finds it by this.
+            row.remind_at = opened_at + (closes_at - opened_at) / 2
 
     def retry_later(self, poll_id: int, at: datetime) -> None:
         """The post failed: leave the row pending, claimable again from `at`."""
@@ -254,7 +338,11 @@ class PulseRepository(SessionRepository):
             return _poll(
                 session.scalar(
                     select(PulsePoll)
-                    .where(PulsePoll.channel_id == channel_id, PulsePoll.status != "failed")
+                    .where(
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.status != "failed",
+                        *self._scope(PulsePoll),
+                    )
                     .order_by(PulsePoll.period_key.desc(), PulsePoll.id.desc())
                     .limit(1)
                 )
@@ -265,7 +353,11 @@ class PulseRepository(SessionRepository):
             return _poll(
                 session.scalar(
                     select(PulsePoll)
-                    .where(PulsePoll.channel_id == channel_id, PulsePoll.status == "closed")
+                    .where(
+                        PulsePoll.channel_id == channel_id,
+                        PulsePoll.status == "closed",
+                        *self._scope(PulsePoll),
+                    )
                     .order_by(PulsePoll.period_key.desc(), PulsePoll.id.desc())
                     .limit(1)
                 )
@@ -283,6 +375,7 @@ class PulseRepository(SessionRepository):
                         PulsePoll.status == "closed",
                         PulsePoll.period_key >= first_period,
                         PulsePoll.period_key <= last_period,
+                        *self._scope(PulsePoll),
                     )
                     .order_by(PulsePoll.period_key)
                 )
@@ -308,7 +401,7 @@ class PulseRepository(SessionRepository):
             try:
                 with self.transaction() as session:
                     poll = session.get(PulsePoll, poll_id)
-                    if poll is None:
+                    if not self._owns(poll):  # another workspace's poll id is no poll here
                         return Vote("missing")
                     if not poll.message_ts or (poll.channel_id, poll.message_ts) != (channel_id, message_ts):
                         return Vote("elsewhere")
@@ -322,7 +415,12 @@ class PulseRepository(SessionRepository):
                     )
                     first = row is None
                     if first:
-                        row = PulseResponse(poll_id=poll_id, voter_hash=voter_hash)
+                        row = PulseResponse(
+                            poll_id=poll_id,
+                            voter_hash=voter_hash,
+                            team_id=poll.team_id,
+                            enterprise_id=poll.enterprise_id,
+                        )
                         session.add(row)
                     setattr(row, field, value)
                     session.flush()

@@ -7,19 +7,43 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.storage.models import (
+    Checkin,
+    CheckinAnswer,
     Correction,
     DiagnosisEvent,
+    Experiment,
     Feedback,
     HandledRequest,
     HelpfulVote,
     PulseChannel,
     PulsePoll,
+    PulseResponse,
 )
+from bot.storage.workspace import Workspace
+
+# Every table whose rows belong to one workspace, children before parents (for deletion).
+WORKSPACE_TABLES = (
+    CheckinAnswer,
+    Checkin,
+    Experiment,
+    PulseResponse,
+    PulsePoll,
+    PulseChannel,
+    DiagnosisEvent,
+    HelpfulVote,
+    Feedback,
+    Correction,
+)
+
+
+def _ids(team: Workspace | str | None) -> dict:
+    ws = Workspace.of(team)
+    return {"team_id": ws.team_id, "enterprise_id": ws.enterprise_id}
 
 
 @dataclass(frozen=True)
@@ -62,14 +86,16 @@ class Repository(SessionRepository):
 
     # ---- diagnoses, feedback, corrections ----------------------------------------------------
     def record_diagnosis(
-        self, label: str, surface: str, team_id: str = "", channel_id: str | None = None
+        self, label: str, surface: str, team: Workspace | str = "", channel_id: str | None = None
     ) -> None:
         with self.transaction() as session:
             session.add(
-                DiagnosisEvent(label=label, surface=surface, team_id=team_id, channel_id=channel_id or None)
+                DiagnosisEvent(label=label, surface=surface, channel_id=channel_id or None, **_ids(team))
             )
 
-    def diagnosis_counts(self, since: datetime, channel_ids: Iterable[str]) -> dict[str, int]:
+    def diagnosis_counts(
+        self, since: datetime, channel_ids: Iterable[str], team: Workspace | str = ""
+    ) -> dict[str, int]:
         """Diagnoses per cause since `since`, in the given channels only (never DMs or shortcuts,
         which keep no channel)."""
         wanted = sorted(set(channel_ids))
@@ -81,6 +107,7 @@ class Repository(SessionRepository):
                 rows = session.execute(
                     select(DiagnosisEvent.label, func.count())
                     .where(
+                        DiagnosisEvent.team_id == Workspace.of(team).team_id,
                         DiagnosisEvent.created_at >= since,
                         DiagnosisEvent.channel_id.in_(wanted[start : start + 500]),
                     )
@@ -90,35 +117,87 @@ class Repository(SessionRepository):
                     counts[label] = counts.get(label, 0) + count
         return counts
 
-    def record_feedback(self, label: str, helpful: bool) -> None:
+    def record_feedback(self, label: str, helpful: bool, team: Workspace | str = "") -> None:
         with self.transaction() as session:
-            session.add(Feedback(label=label, helpful=helpful))
+            session.add(Feedback(label=label, helpful=helpful, **_ids(team)))
 
-    def record_helpful(self, label: str, key: str) -> bool:
+    def record_helpful(self, label: str, key: str, team: Workspace | str = "") -> bool:
         """Count a "Helpful" for `label` unless `key` (who, for which reply; keyed) was counted
         already. True if it was counted now."""
         try:
             with self.transaction() as session:
-                session.add(HelpfulVote(key=key))
+                session.add(HelpfulVote(key=key, **_ids(team)))
                 session.flush()
-                session.add(Feedback(label=label, helpful=True))
+                session.add(Feedback(label=label, helpful=True, **_ids(team)))
         except IntegrityError:
             return False
         return True
 
-    def add_correction(self, text: str, predicted: str, label: str, surface: str, model_version: str) -> int:
+    def add_correction(
+        self,
+        text: str,
+        predicted: str,
+        label: str,
+        surface: str,
+        model_version: str,
+        team: Workspace | str = "",
+    ) -> int:
         with self.transaction() as session:
             row = Correction(
-                text=text, predicted=predicted, label=label, surface=surface, model_version=model_version
+                text=text,
+                predicted=predicted,
+                label=label,
+                surface=surface,
+                model_version=model_version,
+                **_ids(team),
             )
             session.add(row)
-            session.add(Feedback(label=predicted, helpful=False))
+            session.add(Feedback(label=predicted, helpful=False, **_ids(team)))
             session.flush()
             return row.id
 
-    def corrections(self) -> list[Correction]:
+    def corrections(self, team: Workspace | str | None = None) -> list[Correction]:
+        """One workspace's corrections (every workspace's when `team` is None)."""
+        query = select(Correction).order_by(Correction.id)
+        if team is not None:
+            query = query.where(Correction.team_id == Workspace.of(team).team_id)
         with self._sessions() as session:
-            return list(session.scalars(select(Correction).order_by(Correction.id)))
+            return list(session.scalars(query))
+
+    def correction_teams(self) -> list[str]:
+        with self._sessions() as session:
+            return list(session.scalars(select(Correction.team_id).distinct().order_by(Correction.team_id)))
+
+    # ---- workspaces ---------------------------------------------------------------------------
+    def delete_workspace(self, team: Workspace | str) -> dict[str, int]:
+        """Remove every row of one workspace (it uninstalled Truce). Returns rows deleted per table."""
+        team_id = Workspace.of(team).team_id
+        if not team_id:
+            raise ValueError("a workspace without a team id cannot be deleted")
+        counts: dict[str, int] = {}
+        with self.transaction() as session:
+            for model in WORKSPACE_TABLES:
+                counts[model.__tablename__] = session.execute(
+                    delete(model).where(model.team_id == team_id).execution_options(synchronize_session=False)
+                ).rowcount
+        return counts
+
+    def adopt_unowned(self, team: Workspace | str) -> int:
+        """Rows written before Truce knew workspaces (team id '') belong to the one workspace of a
+        single-workspace install: give them its team id. Returns how many rows changed."""
+        ids = _ids(team)
+        if not ids["team_id"]:
+            return 0
+        changed = 0
+        with self.transaction() as session:
+            for model in WORKSPACE_TABLES:
+                changed += session.execute(
+                    update(model)
+                    .where(model.team_id == "")
+                    .values(**ids)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+        return changed
 
     # ---- pulse aggregates for App Home ---------------------------------------------------------
     def pulse_trends(
@@ -127,6 +206,7 @@ class Repository(SessionRepository):
         weeks: int = 8,
         min_responses: int = 3,
         now: datetime | None = None,
+        team: Workspace | str = "",
     ) -> dict[str, list[TrendPoint]]:
         """Closed polls of the last `weeks` weeks with at least `min_responses` answers, oldest first."""
         since = (now or datetime.now(UTC)) - timedelta(weeks=weeks)
@@ -140,6 +220,7 @@ class Repository(SessionRepository):
                 PulsePoll.avg_score,
             )
             .where(
+                PulsePoll.team_id == Workspace.of(team).team_id,
                 PulsePoll.status == "closed",
                 PulsePoll.responses >= min_responses,
                 PulsePoll.avg_score.is_not(None),
@@ -160,9 +241,16 @@ class Repository(SessionRepository):
                 )
         return {channel: points[-weeks:] for channel, points in trends.items()}
 
-    def pulse_channels(self, channel_ids: Iterable[str] | None = None) -> list[PulseChannel]:
-        """Pulse settings, for the given channels only when asked."""
+    def pulse_channels(
+        self, channel_ids: Iterable[str] | None = None, team: Workspace | str = ""
+    ) -> list[PulseChannel]:
+        """One workspace's pulse settings, for the given channels only when asked."""
         wanted = set(channel_ids) if channel_ids is not None else None
+        query = (
+            select(PulseChannel)
+            .where(PulseChannel.team_id == Workspace.of(team).team_id)
+            .order_by(PulseChannel.channel_id)
+        )
         with self._sessions() as session:
-            rows = list(session.scalars(select(PulseChannel).order_by(PulseChannel.channel_id)))
+            rows = list(session.scalars(query))
         return [row for row in rows if wanted is None or row.channel_id in wanted]

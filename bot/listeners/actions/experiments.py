@@ -17,7 +17,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import ids
 from bot.deps import Deps
-from bot.services.experiments import Workspace, local_day
+from bot.services.experiments import local_day
+from bot.storage.workspace import Workspace
 from bot.views import experiments as views
 from bot.views.pulse import when
 from bot.views.remedy import unknown_cause_message

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from bot import ids
 from bot.deps import Deps
 from bot.services.feedback import helpful_key, may_keep_text
+from bot.storage.workspace import Workspace
 from bot.views.diagnosis import decode_feedback
 from bot.views.feedback import (
     SAVE_FAILED,
@@ -48,12 +49,14 @@ def _reply(body: dict) -> str:
 
 
 def helpful(deps: Deps):
-    def handle_helpful(ack: Ack, body: dict, respond: Respond, logger: logging.Logger) -> None:
+    def handle_helpful(ack: Ack, body: dict, context, respond: Respond, logger: logging.Logger) -> None:
         ack()
         feedback = decode_feedback(_action_value(body))
         key = helpful_key(deps.settings.pulse_hash_key, _reply(body), _user(body))
         try:
-            counted = deps.repo.record_helpful(feedback.get("label") or "unknown", key)
+            counted = deps.repo.record_helpful(
+                feedback.get("label") or "unknown", key, Workspace.from_context(context)
+            )
         except Exception:
             logger.exception("could not record a 'Helpful' click")
             respond(response_type="ephemeral", replace_original=False, **feedback_failed_message())
@@ -92,7 +95,7 @@ def _selected(view: dict) -> str:
 
 
 def correction_submitted(deps: Deps):
-    def handle_correction(ack: Ack, body: dict, view: dict, logger: logging.Logger) -> None:
+    def handle_correction(ack: Ack, body: dict, context, view: dict, logger: logging.Logger) -> None:
         label = _selected(view)
         if label not in LABELS:
             ack(response_action="errors", errors={ids.CORRECTION_BLOCK: "Pick one of the causes."})
@@ -108,6 +111,7 @@ def correction_submitted(deps: Deps):
                 label=label,
                 surface=(meta.get("surface") or "")[:16],
                 model_version=deps.classifier.version[:40],
+                team=Workspace.from_context(context),
             )
         except Exception:
             logger.exception("could not store a correction")

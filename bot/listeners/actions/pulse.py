@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import ids
 from bot.deps import Deps
 from bot.services.aggregation import NOTHING, parse_choice
+from bot.storage.workspace import Workspace
 from bot.views import pulse as views
 
 
@@ -32,7 +33,9 @@ def parse_click(action: dict) -> tuple[int, str, str | int]:
 
 
 def vote(deps: Deps):
-    def handle_vote(ack: Ack, body: dict, action: dict, client: WebClient, logger: logging.Logger) -> None:
+    def handle_vote(
+        ack: Ack, body: dict, action: dict, context, client: WebClient, logger: logging.Logger
+    ) -> None:
         ack()
         user_id = (body.get("user") or {}).get("id") or ""
         container = body.get("container") or {}
@@ -48,7 +51,7 @@ def vote(deps: Deps):
         if not user_id or not channel_id:
             logger.warning("pulse: a click without a user or channel was ignored")
             return
-        service = deps.pulse(client)
+        service = deps.pulse(client, Workspace.from_context(context))
         try:
             result = service.vote(
                 poll_id, user_id, field, value, channel_id=channel_id, message_ts=message_ts

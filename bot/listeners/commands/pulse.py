@@ -17,6 +17,7 @@ from bot.deps import Deps
 from bot.services.pulse import PulseService
 from bot.services.schedule import Schedule, ScheduleError, parse_schedule
 from bot.storage.models import PulseChannel
+from bot.storage.workspace import Workspace
 from bot.views import pulse as views
 from bot.views.blocks import clip, escape
 
@@ -39,7 +40,7 @@ def handler(deps: Deps):
         ack()
         channel_id = command.get("channel_id") or ""
         try:
-            service = deps.pulse(client)
+            service = deps.pulse(client, Workspace.from_context(context))
             now = deps.clock()
             channel = _channel(
                 service, client, channel_id, command.get("team_id") or context.team_id or "", now

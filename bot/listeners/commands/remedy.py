@@ -17,6 +17,7 @@ from bot.listeners.actions.experiments import workspace_of
 from bot.services.diagnose import counted_channel
 from bot.services.experiments import ExperimentInsights
 from bot.services.remedy import QueryKind, interpret
+from bot.storage.workspace import Workspace
 from bot.views.diagnosis import error_message
 from bot.views.experiments import tried_message
 from bot.views.remedy import cause_message, diagnosis_result_message, help_message
@@ -68,7 +69,7 @@ def handler(deps: Deps):
             deps.repo.record_diagnosis(
                 finding.label,
                 SURFACE,
-                context.team_id or "",
+                Workspace.from_context(context),
                 counted_channel(command.get("channel_id"), command.get("channel_name") or ""),
             )
         except Exception:

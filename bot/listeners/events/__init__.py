@@ -1,7 +1,7 @@
 from slack_bolt import App
 
 from bot.deps import Deps
-from bot.listeners.events import app_home, app_mention, direct_message, membership
+from bot.listeners.events import app_home, app_mention, direct_message, leaving, membership
 
 
 def register(app: App, deps: Deps) -> None:
@@ -12,3 +12,5 @@ def register(app: App, deps: Deps) -> None:
     app.event("member_joined_channel")(membership.joined(deps))
     app.event("channel_left")(membership.left(deps))
     app.event("group_left")(membership.left(deps))
+    app.event("app_uninstalled")(leaving.uninstalled(deps))
+    app.event("tokens_revoked")(leaving.tokens_revoked(deps))

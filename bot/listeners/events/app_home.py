@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.services.experiments import ExperimentInsights
+from bot.storage.workspace import Workspace
 from bot.views.home import HomeData, home_error_view, home_view
 from bot.views.validate import view_problems
 
@@ -34,18 +35,21 @@ def viewer_channels(client: WebClient, user: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger, team_id: str = "") -> HomeData:
+def collect(
+    deps: Deps, client: WebClient, user: str, logger: logging.Logger, team: Workspace | str = ""
+) -> HomeData:
+    """What one viewer of one workspace may see: nothing from another workspace, ever."""
     settings = deps.settings
     try:
         mine: frozenset[str] | None = viewer_channels(client, user)
     except Exception:
         logger.exception("could not list the viewer's channels for App Home")
         mine = None
-    pulse_channels = deps.repo.pulse_channels(mine) if mine is not None else None
+    pulse_channels = deps.repo.pulse_channels(mine, team=team) if mine is not None else None
     # Only channels the viewer is in: a private channel's results are not for outsiders.
     trends = (
         deps.repo.pulse_trends(
-            mine, weeks=WEEKS, min_responses=settings.pulse_min_responses, now=deps.clock()
+            mine, weeks=WEEKS, min_responses=settings.pulse_min_responses, now=deps.clock(), team=team
         )
         if mine
         else {}
@@ -53,7 +57,7 @@ def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger, te
     return HomeData(
         trends=trends,
         # The same rule: counts from the viewer's channels only (DMs and shortcuts keep no channel).
-        diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS), mine)
+        diagnosis_counts=deps.repo.diagnosis_counts(deps.clock() - timedelta(days=DAYS), mine, team=team)
         if mine
         else {},
         my_pulse_channels=pulse_channels,
@@ -61,7 +65,7 @@ def collect(deps: Deps, client: WebClient, user: str, logger: logging.Logger, te
         min_responses=settings.pulse_min_responses,
         weeks=WEEKS,
         days=DAYS,
-        experiments=_experiments(deps, team_id, mine, logger),
+        experiments=_experiments(deps, Workspace.of(team).team_id, mine, logger),
     )
 
 
@@ -79,14 +83,16 @@ def _experiments(deps: Deps, team_id: str, mine: frozenset[str] | None, logger: 
 
 
 def handler(deps: Deps):
-    def handle_app_home_opened(event: dict, client: WebClient, context, logger: logging.Logger) -> None:
+    def handle_app_home_opened(event: dict, context, client: WebClient, logger: logging.Logger) -> None:
         if event.get("tab", "home") != "home":
             return
         user = event.get("user")
         if not user:
             return
         try:
-            view = home_view(deps.playbook, collect(deps, client, user, logger, context.team_id or ""))
+            view = home_view(
+                deps.playbook, collect(deps, client, user, logger, Workspace.from_context(context))
+            )
             problems = view_problems(view)
             if problems:  # never let one odd row blank the whole tab
                 logger.error("App Home view is invalid (%s); publishing a fallback", "; ".join(problems[:3]))

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.deps import Deps
 from bot.services.schedule import Schedule
+from bot.storage.workspace import Workspace
 from bot.views.pulse import welcome_message
 
 
@@ -20,7 +21,9 @@ def joined(deps: Deps):
         if not channel_id:
             return
         try:
-            row, new = deps.pulse(client).opt_in(channel_id, event.get("team") or context.team_id or "")
+            row, new = deps.pulse(client, Workspace.from_context(context)).opt_in(
+                channel_id, context.team_id or event.get("team") or ""
+            )
         except Exception:
             logger.exception("pulse: could not opt channel %s in", channel_id)
             return
@@ -36,12 +39,12 @@ def joined(deps: Deps):
 
 
 def left(deps: Deps):
-    def handle_left(event: dict, logger: logging.Logger) -> None:
+    def handle_left(event: dict, context, logger: logging.Logger) -> None:
         channel_id = event.get("channel")
         if not channel_id:
             return
         try:
-            if deps.pulse_repo.set_member(channel_id, False):
+            if deps.pulse_of(Workspace.from_context(context)).set_member(channel_id, False):
                 logger.info("pulse: Truce was removed from %s; no more polls there", channel_id)
         except Exception:
             logger.exception("pulse: could not record leaving %s", channel_id)

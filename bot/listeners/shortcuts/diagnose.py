@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.services.diagnose import Verdict
+from bot.storage.workspace import Workspace
 from bot.views.diagnosis import diagnosis_message, error_message
 from bot.views.remedy import nothing_to_read_message, private_reply
 
@@ -66,7 +67,7 @@ def handler(deps: Deps):
         if sent and finding is not None and finding.verdict is not Verdict.EMPTY:
             try:
                 # No channel: the shortcut is private, and "where" would narrow down who asked.
-                deps.repo.record_diagnosis(finding.label, SURFACE, context.team_id or "", None)
+                deps.repo.record_diagnosis(finding.label, SURFACE, Workspace.from_context(context), None)
             except Exception:
                 logger.exception("could not count a diagnosis")
 

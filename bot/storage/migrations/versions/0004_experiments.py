@@ -1,7 +1,7 @@
 """experiments: remedies a channel tries, their one check-in, and its anonymous answers
 
-Revision ID: 0003_experiments
-Revises: 0002
+Revision ID: 0004
+Revises: 0003 (workspaces)
 Create Date: 2026-12-01 12:00:00
 
 Every new table carries team_id (and enterprise_id on Enterprise Grid): all queries are scoped by
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_experiments"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
