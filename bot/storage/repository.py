@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +35,17 @@ class TrendPoint:
     avg_score: float
 
 
+@functools.cache
+def _claim_statement(dialect: str):
+    """Built once: composing a statement costs more than running it on SQLite."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(HandledRequest)
+        .values(key=bindparam("key"), created_at=bindparam("created_at"))
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+
+
 class SessionRepository:
     """Holds the session factory; every method is one short transaction."""
 
@@ -49,12 +63,25 @@ class Repository(SessionRepository):
     # ---- exactly-once delivery ------------------------------------------------------------
     def claim(self, key: str) -> bool:
         """Record that `key` is being handled. False if another attempt already claimed it."""
-        try:
-            with self.transaction() as session:
-                session.add(HandledRequest(key=key[:200]))
-        except IntegrityError:
-            return False
-        return True
+        return self.claim_in_order([key]) == 1
+
+    def claim_in_order(self, keys: Sequence[str]) -> int:
+        """Claim `keys` one after the other in one transaction, stopping at the first one another
+        attempt already claimed; returns how many were claimed (len(keys): all of them).
+
+        This runs before Slack gets its acknowledgement, on every request: one short Core statement
+        per key (INSERT .. ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both know) on a pooled
+        connection, with no ORM unit of work, and one commit for the lot. The row, not this process,
+        decides: several web processes may share the database."""
+        engine = self._sessions.kw["bind"]
+        stmt = _claim_statement(engine.dialect.name)
+        claimed = 0
+        with engine.begin() as conn:
+            for key in keys:
+                if conn.execute(stmt, {"key": key[:200], "created_at": datetime.now(UTC)}).rowcount != 1:
+                    break
+                claimed += 1
+        return claimed
 
     def prune_handled(self, before: datetime) -> int:
         with self.transaction() as session:
