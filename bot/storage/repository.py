@@ -43,6 +43,7 @@ def _claim_statement(dialect: str):
         insert(HandledRequest)
         .values(key=bindparam("key"), created_at=bindparam("created_at"))
         .on_conflict_do_nothing(index_elements=["key"])
+        .returning(HandledRequest.key)  # a row back: claimed now (psycopg's rowcount says -1 here)
     )
 
 
@@ -78,7 +79,7 @@ class Repository(SessionRepository):
         claimed = 0
         with engine.begin() as conn:
             for key in keys:
-                if conn.execute(stmt, {"key": key[:200], "created_at": datetime.now(UTC)}).rowcount != 1:
+                if conn.execute(stmt, {"key": key[:200], "created_at": datetime.now(UTC)}).first() is None:
                     break
                 claimed += 1
         return claimed
