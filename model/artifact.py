@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize as sk_normalize
 
 from model.text import normalize
 
@@ -139,32 +137,35 @@ class FittedArrays:
         except KeyError as exc:
             raise ArtifactFormatError(f"the model file lacks {exc}") from None
 
-    def features(self, texts: list[str]) -> sparse.csr_matrix:
-        """TF-IDF rows for `texts`: counted in Python, weighted and normalised in one go per vectoriser."""
-        normalized = [normalize(t) for t in texts]
-        blocks = []
+    def scores(self, text: str) -> np.ndarray:
+        """The linear model's score per class for one text: per vectoriser, the terms' sublinear tf
+        times idf, L2-normalised, dotted with those terms' coefficient rows. The same sums as the
+        pipeline's sparse TF-IDF matrix times the coefficients, without building that matrix: one text
+        at a time (each reply diagnoses one), this is a few small NumPy operations."""
+        normalized = normalize(text)
+        total = self.intercept.copy()
         for part in self.parts:
             get = part.vocabulary.get
             indices: list[int] = []
             counts: list[int] = []
-            indptr = [0]
-            for text in normalized:
-                for term, n in Counter(part.analyzer(text)).items():  # counted in C, looked up once each
-                    j = get(term)
-                    if j is not None:
-                        indices.append(j)
-                        counts.append(n)
-                indptr.append(len(indices))
+            for term, n in Counter(part.analyzer(normalized)).items():  # counted in C, looked up once each
+                j = get(term)
+                if j is not None:
+                    indices.append(j)
+                    counts.append(n)
+            if not indices:
+                continue
             cols = np.asarray(indices, dtype=np.int64)
-            data = (np.log(np.asarray(counts, dtype=float)) + 1.0) * part.idf[cols] if counts else np.zeros(0)
-            block = sparse.csr_matrix(
-                (data, cols, np.asarray(indptr)), shape=(len(texts), len(part.vocabulary))
-            )
-            blocks.append(sk_normalize(block, norm="l2", copy=False))
-        return sparse.hstack(blocks, format="csr")
+            weights = (np.log(np.asarray(counts, dtype=float)) + 1.0) * part.idf[cols]
+            norm = np.sqrt(weights @ weights)
+            if norm > 0:
+                total += (weights / norm) @ self.coef[part.offset + cols]
+        return total
 
     def proba(self, texts: list[str]) -> np.ndarray:
-        scores = np.asarray(self.features(texts) @ self.coef) + self.intercept
+        if not texts:
+            return np.zeros((0, len(self.classes)))
+        scores = np.vstack([self.scores(text) for text in texts])
         proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
         totals = proba.sum(axis=1, keepdims=True)
         uniform = np.full_like(proba, 1.0 / proba.shape[1])
