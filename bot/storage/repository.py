@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -45,6 +45,15 @@ def _claim_statement(dialect: str):
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(HandledRequest.key)  # a row back: claimed now (psycopg's rowcount says -1 here)
     )
+
+
+_RECORD_DIAGNOSIS = insert(DiagnosisEvent).values(
+    label=bindparam("label"),
+    surface=bindparam("surface"),
+    team_id=bindparam("team_id"),
+    channel_id=bindparam("channel_id"),
+    created_at=bindparam("created_at"),
+)
 
 
 class SessionRepository:
@@ -92,9 +101,17 @@ class Repository(SessionRepository):
     def record_diagnosis(
         self, label: str, surface: str, team_id: str = "", channel_id: str | None = None
     ) -> None:
-        with self.transaction() as session:
-            session.add(
-                DiagnosisEvent(label=label, surface=surface, team_id=team_id, channel_id=channel_id or None)
+        # Every reply counts one: a plain INSERT on a pooled connection, without the ORM's unit of work.
+        with self._sessions.kw["bind"].begin() as conn:
+            conn.execute(
+                _RECORD_DIAGNOSIS,
+                {
+                    "label": label,
+                    "surface": surface,
+                    "team_id": team_id,
+                    "channel_id": channel_id or None,
+                    "created_at": datetime.now(UTC),
+                },
             )
 
     def diagnosis_counts(self, since: datetime, channel_ids: Iterable[str]) -> dict[str, int]:
