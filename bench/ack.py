@@ -66,7 +66,7 @@ def _fake_slack_process(conn) -> None:
             if command == "posts":
                 conn.send(
                     [
-                        (c.params.get("channel"), c.params.get("thread_ts"), c.params.get("text"))
+                        (c.params.get("channel"), c.params.get("thread_ts"), c.at)
                         for c in fake.calls_to("chat.postMessage")
                     ]
                 )
@@ -332,8 +332,9 @@ def fire(port: int, requests: list, concurrency: int) -> dict:
     }
 
 
-def replies_check(fake: RemoteFake, sent: list[str], timeout: float = 120) -> dict:
-    """Every mention answered exactly once, in its thread."""
+def replies_check(fake: RemoteFake, sent: list[str], started: float, timeout: float = 120) -> dict:
+    """Every mention answered exactly once, in its thread; and how fast the replies went out
+    (mentions / seconds from the first request sent to the last reply posted)."""
     deadline = time.time() + timeout
     posts = fake.posts()
     while len(posts) < len(sent) and time.time() < deadline:
@@ -342,7 +343,9 @@ def replies_check(fake: RemoteFake, sent: list[str], timeout: float = 120) -> di
     time.sleep(0.5)  # a late duplicate would land now
     posts = fake.posts()
     per_thread = Counter(thread_ts for _, thread_ts, _ in posts)
+    last = max((at for *_, at in posts), default=started)
     return {
+        "replies_per_s": round(len(sent) / max(last - started, 1e-6), 1),
         "mentions": len(sent),
         "answered_once": sum(1 for ts in sent if per_thread.get(ts) == 1),
         "twice_or_more": sum(1 for ts in sent if per_thread.get(ts, 0) > 1),
@@ -397,16 +400,19 @@ def run(requests: int, rounds: int, concurrencies: list[int], warmup: int) -> di
     try:
         for fake, app in zip(fakes, apps, strict=True):  # warm up: imports, model, connections
             batch = signed_requests(warmup)
+            started = time.time()
             fire(app.port, batch, 2)
-            replies_check(fake, [ts for *_, ts in batch])
+            replies_check(fake, [ts for *_, ts in batch], started)
             fake.reset()
         for _ in range(rounds):
             for c in concurrencies:
                 n = requests if c > 1 else max(50, requests // 3)
                 for fake, app in zip(fakes, apps, strict=True):
                     batch = signed_requests(n)
+                    started = time.time()
                     figures = fire(app.port, batch, c)
-                    check = replies_check(fake, [ts for *_, ts in batch])
+                    check = replies_check(fake, [ts for *_, ts in batch], started)
+                    figures["replies_per_s"] = check.pop("replies_per_s")
                     checks[app.name].update(check)
                     results[app.name][c].append(figures)
                     fake.reset()
@@ -434,7 +440,9 @@ def run(requests: int, rounds: int, concurrencies: list[int], warmup: int) -> di
     }
     for app in apps:
         report["apps"][app.name] = {
-            f"c={c}": {k: med(app.name, c, k) for k in ("p50_ms", "p90_ms", "p99_ms", "req_per_s")}
+            f"c={c}": {
+                k: med(app.name, c, k) for k in ("p50_ms", "p90_ms", "p99_ms", "req_per_s", "replies_per_s")
+            }
             for c in concurrencies
         }
     for app in apps[1:]:
