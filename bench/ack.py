@@ -206,6 +206,18 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process and all its descendants so far."""
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def pss_mb(pid: int) -> float:
     """Proportional set size of the process and all its descendants."""
     total_kb = 0
@@ -409,10 +421,11 @@ def run(requests: int, rounds: int, concurrencies: list[int], warmup: int) -> di
                 n = requests if c > 1 else max(50, requests // 3)
                 for fake, app in zip(fakes, apps, strict=True):
                     batch = signed_requests(n)
-                    started = time.time()
+                    started, cpu = time.time(), cpu_seconds(app.process.pid)
                     figures = fire(app.port, batch, c)
                     check = replies_check(fake, [ts for *_, ts in batch], started)
                     figures["replies_per_s"] = check.pop("replies_per_s")
+                    figures["cpu_ms_per_mention"] = (cpu_seconds(app.process.pid) - cpu) * 1000 / n
                     checks[app.name].update(check)
                     results[app.name][c].append(figures)
                     fake.reset()
@@ -441,7 +454,8 @@ def run(requests: int, rounds: int, concurrencies: list[int], warmup: int) -> di
     for app in apps:
         report["apps"][app.name] = {
             f"c={c}": {
-                k: med(app.name, c, k) for k in ("p50_ms", "p90_ms", "p99_ms", "req_per_s", "replies_per_s")
+                k: med(app.name, c, k)
+                for k in ("p50_ms", "p90_ms", "p99_ms", "req_per_s", "replies_per_s", "cpu_ms_per_mention")
             }
             for c in concurrencies
         }
