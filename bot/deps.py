@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -37,6 +38,9 @@ class Deps:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
+    # Where answers to mentions and DMs are worked out and posted: None runs them on the listener's own
+    # thread; the HTTP server sets a small pool of its own (bot/server.py says why).
+    replies: Executor | None = None
 
     @property
     def diagnoser(self) -> Diagnoser:

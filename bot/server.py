@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from waitress import wasyncore
 from waitress.server import create_server
@@ -28,12 +29,19 @@ logger = logging.getLogger(__name__)
 GRACE_SECONDS = 8.0  # SIGTERM: in-flight requests and replies finish within this, the process exits < 10 s
 IDLE_CLOSE_SECONDS = 30  # a connection that sends nothing for this long is closed
 CONNECTION_LIMIT = 1000  # open connections (slow ones included) before new ones wait in the backlog
+REPLY_THREADS = 2  # threads that answer mentions and DMs (see build_wsgi)
 
 
 def build_wsgi(settings: Settings) -> SlackWSGI:
     configure_logging(settings.log_level, secrets=[settings.signing_secret or "", settings.pulse_hash_key])
     logging.getLogger("waitress").setLevel(logging.WARNING)  # no "Serving on ..." chatter
     deps = build_deps(settings)
+    # Answers to mentions and DMs (diagnosis, Block Kit, the post) run on a small pool of their own:
+    # that work is Python under the GIL, and with one thread per listener (up to LISTENER_THREADS) it
+    # fought the threads acknowledging Slack's requests; two at a time keeps acknowledgements short and
+    # posts replies faster, measured by bench/ack.py. Bolt's listener threads stay free for
+    # interactions, which acknowledge from inside their listener.
+    deps.replies = ThreadPoolExecutor(max_workers=REPLY_THREADS, thread_name_prefix="truce-reply")
     app = create_app(settings, deps)
     logger.info("Truce web server ready (model %s)", deps.classifier.version)
     return SlackWSGI(app, deps.repo, settings.signing_secret or "", settings.max_body_bytes)

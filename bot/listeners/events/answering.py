@@ -62,6 +62,31 @@ def reply_to(
     logger: logging.Logger,
     read_channel: bool = True,
 ) -> None:
+    """Diagnose what was asked and post the answer in place: on `deps.replies` when the process has
+    such a pool (the listener's thread returns at once), else right here."""
+    args = (deps, client, asked, surface, reply_thread_ts, logger, read_channel)
+    if deps.replies is None:
+        _reply_to(*args)
+        return
+    deps.replies.submit(_logged, logger, surface, _reply_to, *args)
+
+
+def _logged(logger: logging.Logger, surface: str, work, *args) -> None:
+    try:
+        work(*args)
+    except Exception:
+        logger.exception("could not answer a %s", surface)
+
+
+def _reply_to(
+    deps: Deps,
+    client: WebClient,
+    asked: Asked,
+    surface: str,
+    reply_thread_ts: str | None,
+    logger: logging.Logger,
+    read_channel: bool,
+) -> None:
     reply, finding = build_reply(deps, client, asked, surface, logger, read_channel)
     posted = call(
         logger,
