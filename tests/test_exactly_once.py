@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from bot.storage.db import connect
+from bot.storage.repository import Repository
 from tests.conftest import start_web_server
 from tests.pg import BACKENDS, database_url
 from tests.slack import mention_event, post_signed_json
@@ -59,3 +61,15 @@ def test_retry_on_another_process_sharing_the_database(module_fake_slack, tmp_pa
         module_fake_slack.fault = None
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_claims_stop_at_the_first_key_already_taken(tmp_path, backend):
+    """The front door claims (signature, delivery) in one transaction: what it answers depends on
+    where that stops."""
+    repo = Repository(connect(database_url(backend, tmp_path)))
+    assert repo.claim_in_order(["sig:a", "event:Ev1"]) == 2  # new: handle it
+    assert repo.claim_in_order(["sig:b", "event:Ev1"]) == 1  # Slack's retry: new signature, same event
+    assert repo.claim_in_order(["sig:a", "event:Ev2"]) == 0  # a replayed signature: nothing claimed ...
+    assert repo.claim("event:Ev2") is True  # ... so Ev2 was left free
+    assert repo.claim("event:Ev2") is False
