@@ -131,6 +131,11 @@ class SlackWSGI:
             request = BoltRequest(
                 body=form, query=query, headers=headers, context=context, mode="socket_mode"
             )
+        elif _is_json(body, headers.get("content-type", "")):
+            # Events: the JSON was parsed and the signature checked above; Bolt need not do either again.
+            request = BoltRequest(
+                body=parsed, query=query, headers=headers, context=context, mode="socket_mode"
+            )
         else:
             request = BoltRequest(body=body, query=query, headers=headers, context=context)
         response = self.app.dispatch(request)
@@ -151,20 +156,24 @@ class SlackWSGI:
         of an event, trigger or action already taken), "new", or "unknown" when it could not say."""
         keys = [f"sig:{signature[-72:]}"] + ([delivery] if delivery is not None else [])
         try:
-            claimed = self.repo.claim_in_order(keys)
+            claimed = self.repo.claim_each(keys)
         except Exception:
             logger.exception("could not record a request; accepting the signed request")
             return "unknown"  # Bolt's once-only middleware tries the delivery's claim again
-        if claimed == 0:
+        if not claimed[0]:
             return "replay"
-        return "new" if claimed == len(keys) else "retry"
+        return "new" if all(claimed) else "retry"
+
+
+def _is_json(body: str, content_type: str) -> bool:
+    return body.startswith("{") or "json" in content_type
 
 
 def _parsed(body: str, content_type: str) -> dict | None:
     """What Bolt will read (the JSON body, an interaction's payload or a form), or None for what Bolt
     would raise on deep inside: answer 400 instead. A body nested absurdly deep raises RecursionError."""
     try:
-        if body.startswith("{") or "json" in content_type:
+        if _is_json(body, content_type):
             found = json.loads(body)
             return found if isinstance(found, dict) else None
         form = parse_qs(body, strict_parsing=True)
@@ -181,7 +190,7 @@ def _parsed(body: str, content_type: str) -> dict | None:
 def _form_without_payload(body: str, content_type: str) -> dict[str, str] | None:
     """The fields of a form body (already checked by `_parses`) that has the word "payload" somewhere
     but no `payload` field, read the way bolt-python reads forms; None for every other body."""
-    if "payload" not in body or body.startswith("{") or "json" in content_type:
+    if "payload" not in body or _is_json(body, content_type):
         return None
     form = parse_qs(body, keep_blank_values=True)
     if "payload" in form:

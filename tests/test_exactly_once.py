@@ -64,12 +64,12 @@ def test_retry_on_another_process_sharing_the_database(module_fake_slack, tmp_pa
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_claims_stop_at_the_first_key_already_taken(tmp_path, backend):
-    """The front door claims (signature, delivery) in one transaction: what it answers depends on
-    where that stops."""
+def test_claims_say_which_keys_were_taken_before(tmp_path, backend):
+    """The front door claims (signature, delivery) in one statement: what it answers depends on which
+    of the two another attempt had claimed."""
     repo = Repository(connect(database_url(backend, tmp_path)))
-    assert repo.claim_in_order(["sig:a", "event:Ev1"]) == 2  # new: handle it
-    assert repo.claim_in_order(["sig:b", "event:Ev1"]) == 1  # Slack's retry: new signature, same event
-    assert repo.claim_in_order(["sig:a", "event:Ev2"]) == 0  # a replayed signature: nothing claimed ...
-    assert repo.claim("event:Ev2") is True  # ... so Ev2 was left free
+    assert repo.claim_each(["sig:a", "event:Ev1"]) == [True, True]  # new: handle it
+    assert repo.claim_each(["sig:b", "event:Ev1"]) == [True, False]  # Slack's retry: same event
+    assert repo.claim_each(["sig:a", "event:Ev1"]) == [False, False]  # a replayed request
+    assert repo.claim("event:Ev2") is True
     assert repo.claim("event:Ev2") is False

@@ -36,14 +36,14 @@ class TrendPoint:
 
 
 @functools.cache
-def _claim_statement(dialect: str):
-    """Built once: composing a statement costs more than running it on SQLite."""
+def _claim_statement(dialect: str, count: int):
+    """Built once per dialect and number of keys: composing a statement costs more than running it."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     return (
         insert(HandledRequest)
-        .values(key=bindparam("key"), created_at=bindparam("created_at"))
+        .values([{"key": bindparam(f"key{i}"), "created_at": bindparam("created_at")} for i in range(count)])
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(HandledRequest.key)  # a row back: claimed now (psycopg's rowcount says -1 here)
+        .returning(HandledRequest.key)  # the rows inserted now (psycopg's rowcount says -1 here)
     )
 
 
@@ -73,25 +73,24 @@ class Repository(SessionRepository):
     # ---- exactly-once delivery ------------------------------------------------------------
     def claim(self, key: str) -> bool:
         """Record that `key` is being handled. False if another attempt already claimed it."""
-        return self.claim_in_order([key]) == 1
+        return self.claim_each([key]) == [True]
 
-    def claim_in_order(self, keys: Sequence[str]) -> int:
-        """Claim `keys` one after the other in one transaction, stopping at the first one another
-        attempt already claimed; returns how many were claimed (len(keys): all of them).
+    def claim_each(self, keys: Sequence[str]) -> list[bool]:
+        """Claim all `keys` at once; for each, True if claimed now, False if another attempt had.
 
-        This runs before Slack gets its acknowledgement, on every request: one short Core statement
-        per key (INSERT .. ON CONFLICT DO NOTHING, which SQLite and PostgreSQL both know) on a pooled
-        connection, with no ORM unit of work, and one commit for the lot. The row, not this process,
-        decides: several web processes may share the database."""
+        This runs before Slack gets its acknowledgement, on every request: one prebuilt statement
+        (INSERT .. ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL both know) on a pooled
+        connection, with no ORM unit of work, and one commit. The row, not this process, decides:
+        several web processes may share the database."""
+        keys = [key[:200] for key in keys]
         engine = self._sessions.kw["bind"]
-        stmt = _claim_statement(engine.dialect.name)
-        claimed = 0
+        params = {f"key{i}": key for i, key in enumerate(keys)}
         with engine.begin() as conn:
-            for key in keys:
-                if conn.execute(stmt, {"key": key[:200], "created_at": datetime.now(UTC)}).first() is None:
-                    break
-                claimed += 1
-        return claimed
+            result = conn.execute(
+                _claim_statement(engine.dialect.name, len(keys)), {**params, "created_at": datetime.now(UTC)}
+            )
+            claimed = set(result.scalars())
+        return [key in claimed for key in keys]
 
     def prune_handled(self, before: datetime) -> int:
         with self.transaction() as session:
