@@ -68,7 +68,10 @@ def reply_to(
     if deps.replies is None:
         _reply_to(*args)
         return
-    deps.replies.submit(_logged, logger, surface, _reply_to, *args)
+    try:
+        deps.replies.submit(_logged, logger, surface, _reply_to, *args)
+    except RuntimeError:  # the pool is shut down (the process is exiting): answer on this thread
+        _reply_to(*args)
 
 
 def _logged(logger: logging.Logger, surface: str, work, *args) -> None:
