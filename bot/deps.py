@@ -38,9 +38,10 @@ class Deps:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
-    # Where answers to mentions and DMs are worked out and posted: None runs them on the listener's own
-    # thread; the HTTP server sets a small pool of its own (bot/server.py says why).
+    # Where answers to mentions and DMs are worked out, and where they are posted from: None runs them
+    # on the listener's own thread; the HTTP server sets pools of its own (bot/server.py says why).
     replies: Executor | None = None
+    posts: Executor | None = None
 
     @property
     def diagnoser(self) -> Diagnoser:

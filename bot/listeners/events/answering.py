@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 
 from slack_sdk import WebClient
 
@@ -62,16 +63,32 @@ def reply_to(
     logger: logging.Logger,
     read_channel: bool = True,
 ) -> None:
-    """Diagnose what was asked and post the answer in place: on `deps.replies` when the process has
-    such a pool (the listener's thread returns at once), else right here."""
-    args = (deps, client, asked, surface, reply_thread_ts, logger, read_channel)
-    if deps.replies is None:
-        _reply_to(*args)
-        return
-    try:
-        deps.replies.submit(_logged, logger, surface, _reply_to, *args)
-    except RuntimeError:  # the pool is shut down (the process is exiting): answer on this thread
-        _reply_to(*args)
+    """Diagnose what was asked and post the answer in place. Where the process has pools for it
+    (`deps.replies`, `deps.posts`: the HTTP server, see bot/server.py), the answer is worked out on the
+    first and posted from the second, and the listener's thread returns at once; else all runs here."""
+    _run_on(
+        deps.replies,
+        logger,
+        surface,
+        _answer,
+        deps,
+        client,
+        asked,
+        surface,
+        reply_thread_ts,
+        logger,
+        read_channel,
+    )
+
+
+def _run_on(pool: Executor | None, logger: logging.Logger, surface: str, work, *args) -> None:
+    if pool is not None:
+        try:
+            pool.submit(_logged, logger, surface, work, *args)
+            return
+        except RuntimeError:  # the pool is shut down (the process is exiting): do it on this thread
+            pass
+    work(*args)
 
 
 def _logged(logger: logging.Logger, surface: str, work, *args) -> None:
@@ -81,7 +98,7 @@ def _logged(logger: logging.Logger, surface: str, work, *args) -> None:
         logger.exception("could not answer a %s", surface)
 
 
-def _reply_to(
+def _answer(
     deps: Deps,
     client: WebClient,
     asked: Asked,
@@ -91,6 +108,33 @@ def _reply_to(
     read_channel: bool,
 ) -> None:
     reply, finding = build_reply(deps, client, asked, surface, logger, read_channel)
+    # Posting may wait out a Retry-After: never on the few threads that work answers out.
+    _run_on(
+        deps.posts,
+        logger,
+        surface,
+        _post,
+        deps,
+        client,
+        asked,
+        surface,
+        reply_thread_ts,
+        logger,
+        reply,
+        finding,
+    )
+
+
+def _post(
+    deps: Deps,
+    client: WebClient,
+    asked: Asked,
+    surface: str,
+    reply_thread_ts: str | None,
+    logger: logging.Logger,
+    reply: dict,
+    finding: Finding | None,
+) -> None:
     posted = call(
         logger,
         client.chat_postMessage,
