@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,6 +23,8 @@ from bot.storage.repository import Repository
 from model.playbook import Playbook, load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
 
+DIAGNOSES_AT_ONCE = 2  # per process; see Diagnoser
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -38,14 +40,13 @@ class Deps:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
-    # Where answers to mentions and DMs are worked out, and where they are posted from: None runs them
-    # on the listener's own thread; the HTTP server sets pools of its own (bot/server.py says why).
-    replies: Executor | None = None
-    posts: Executor | None = None
+    diagnosing: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(DIAGNOSES_AT_ONCE)
+    )
 
     @property
     def diagnoser(self) -> Diagnoser:
-        return Diagnoser(self.classifier, self.playbook)
+        return Diagnoser(self.classifier, self.playbook, self.diagnosing)
 
     @property
     def asking(self) -> Asking:

@@ -13,12 +13,11 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from waitress import wasyncore
 from waitress.server import create_server
 
-from bot.app import LISTENER_THREADS, create_app
+from bot.app import create_app
 from bot.deps import build_deps
 from bot.logs import configure_logging
 from bot.settings import Settings
@@ -29,20 +28,12 @@ logger = logging.getLogger(__name__)
 GRACE_SECONDS = 8.0  # SIGTERM: in-flight requests and replies finish within this, the process exits < 10 s
 IDLE_CLOSE_SECONDS = 30  # a connection that sends nothing for this long is closed
 CONNECTION_LIMIT = 1000  # open connections (slow ones included) before new ones wait in the backlog
-REPLY_THREADS = 2  # threads that work out answers to mentions and DMs (see build_wsgi)
 
 
 def build_wsgi(settings: Settings) -> SlackWSGI:
     configure_logging(settings.log_level, secrets=[settings.signing_secret or "", settings.pulse_hash_key])
     logging.getLogger("waitress").setLevel(logging.WARNING)  # no "Serving on ..." chatter
     deps = build_deps(settings)
-    # Answers to mentions and DMs are worked out (diagnosis, Block Kit) by REPLY_THREADS threads, not
-    # one per listener: that work is Python under the GIL, and with up to LISTENER_THREADS at once it
-    # fought the threads acknowledging Slack's requests (bench/ack.py measures both). They are posted
-    # from a wide pool, where waiting out an HTTP 429's Retry-After holds up no other answer. Bolt's own
-    # listener threads stay free for interactions, which acknowledge from inside their listener.
-    deps.replies = ThreadPoolExecutor(max_workers=REPLY_THREADS, thread_name_prefix="truce-reply")
-    deps.posts = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="truce-post")
     app = create_app(settings, deps)
     logger.info("Truce web server ready (model %s)", deps.classifier.version)
     return SlackWSGI(app, deps.repo, settings.signing_secret or "", settings.max_body_bytes)

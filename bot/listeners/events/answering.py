@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
 
 from slack_sdk import WebClient
 
@@ -63,78 +62,7 @@ def reply_to(
     logger: logging.Logger,
     read_channel: bool = True,
 ) -> None:
-    """Diagnose what was asked and post the answer in place. Where the process has pools for it
-    (`deps.replies`, `deps.posts`: the HTTP server, see bot/server.py), the answer is worked out on the
-    first and posted from the second, and the listener's thread returns at once; else all runs here."""
-    _run_on(
-        deps.replies,
-        logger,
-        surface,
-        _answer,
-        deps,
-        client,
-        asked,
-        surface,
-        reply_thread_ts,
-        logger,
-        read_channel,
-    )
-
-
-def _run_on(pool: Executor | None, logger: logging.Logger, surface: str, work, *args) -> None:
-    if pool is not None:
-        try:
-            pool.submit(_logged, logger, surface, work, *args)
-            return
-        except RuntimeError:  # the pool is shut down (the process is exiting): do it on this thread
-            pass
-    work(*args)
-
-
-def _logged(logger: logging.Logger, surface: str, work, *args) -> None:
-    try:
-        work(*args)
-    except Exception:
-        logger.exception("could not answer a %s", surface)
-
-
-def _answer(
-    deps: Deps,
-    client: WebClient,
-    asked: Asked,
-    surface: str,
-    reply_thread_ts: str | None,
-    logger: logging.Logger,
-    read_channel: bool,
-) -> None:
     reply, finding = build_reply(deps, client, asked, surface, logger, read_channel)
-    # Posting may wait out a Retry-After: never on the few threads that work answers out.
-    _run_on(
-        deps.posts,
-        logger,
-        surface,
-        _post,
-        deps,
-        client,
-        asked,
-        surface,
-        reply_thread_ts,
-        logger,
-        reply,
-        finding,
-    )
-
-
-def _post(
-    deps: Deps,
-    client: WebClient,
-    asked: Asked,
-    surface: str,
-    reply_thread_ts: str | None,
-    logger: logging.Logger,
-    reply: dict,
-    finding: Finding | None,
-) -> None:
     posted = call(
         logger,
         client.chat_postMessage,
