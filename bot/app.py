@@ -16,6 +16,8 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 LISTENER_THREADS = 32
+# Set in a request's context by the HTTP front door (bot/web.py) when it has claimed the delivery.
+CLAIMED_DELIVERY = "truce_claimed_delivery"
 
 
 def delivery_key(body: dict) -> str | None:
@@ -61,10 +63,11 @@ def create_app(
     )
 
     @app.middleware
-    def once_only(body: dict, next, logger: logging.Logger):
-        """Slack retries events it did not see acknowledged; bolt-python does not de-duplicate."""
+    def once_only(body: dict, context, next, logger: logging.Logger):
+        """Slack retries events it did not see acknowledged; bolt-python does not de-duplicate.
+        Behind bot/web.py the claim was already made, in the same transaction as the replay check."""
         key = delivery_key(body)
-        if key is not None:
+        if key is not None and context.get(CLAIMED_DELIVERY) != key:
             try:
                 first = deps.repo.claim(key)
             except Exception:

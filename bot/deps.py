@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from bot.storage.workspace import Workspace
 from model.playbook import Playbook, load_playbook
 from model.predict import DEFAULT_ARTIFACT, Classifier
 
+DIAGNOSES_AT_ONCE = 2  # per process; see Diagnoser
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -41,10 +44,13 @@ class Deps:
     clock: Callable[[], datetime] = field(default=utc_now)
     # Threads read in the last minute, in memory only (see bot/services/conversation.py).
     reader: ConversationReader = field(default_factory=ConversationReader)
+    diagnosing: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(DIAGNOSES_AT_ONCE)
+    )
 
     @property
     def diagnoser(self) -> Diagnoser:
-        return Diagnoser(self.classifier, self.playbook)
+        return Diagnoser(self.classifier, self.playbook, self.diagnosing)
 
     @property
     def asking(self) -> Asking:

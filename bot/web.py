@@ -17,6 +17,7 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.app import CLAIMED_DELIVERY, delivery_key
 from bot.storage.repository import Repository
 
 logger = logging.getLogger(__name__)
@@ -121,16 +122,26 @@ class SlackWSGI:
             return _reply(start_response, 401, "invalid signature")
         if not (signature and timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)):
             return _reply(start_response, 401, "invalid signature")
-        # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
-        if not self._first_use(signature + ":" + headers.get("x-slack-retry-num", "0")):
-            logger.warning("replayed request rejected")
-            return _reply(start_response, 401, "replayed request")
         try:
-            if not _parses(body, headers.get("content-type", "")):
-                return _reply(start_response, 400, "malformed body")
+            parsed = _parsed(body, headers.get("content-type", ""))
         except RecursionError:
             logger.warning("request refused: body nested too deeply")
+            parsed = None
+        # A valid signature seen before is a replay: Slack signs every delivery (retries too) afresh.
+        # A delivery (event_id, trigger, action) seen before is Slack's retry: acknowledged, not handled
+        # again. Both are claimed in the database in one short transaction, before Bolt sees the request.
+        delivery = delivery_key(parsed) if parsed is not None else None
+        seen = self._claim(signature + ":" + headers.get("x-slack-retry-num", "0"), delivery)
+        if seen == "replay":
+            logger.warning("replayed request rejected")
+            return _reply(start_response, 401, "replayed request")
+        if parsed is None:
             return _reply(start_response, 400, "malformed body")
+        if seen == "retry":
+            logger.info("duplicate delivery ignored (%s)", delivery.split(":", 1)[0])
+            return _reply(start_response, 200, "")
+        # Bolt's once-only middleware (bot/app.py) sees the claim made here and does not make it again.
+        context = {CLAIMED_DELIVERY: delivery} if seen == "new" and delivery is not None else None
         query = environ.get("QUERY_STRING", "")
         form = _form_without_payload(body, headers.get("content-type", ""))
         if form is not None:
@@ -139,9 +150,16 @@ class SlackWSGI:
             # (or a channel called #payload-team) would go unanswered. Hand Bolt the form as parsed here.
             # Bolt takes a parsed body only with mode="socket_mode", which skips nothing but its own
             # signature check, and that check was done above, on the raw body.
-            request = BoltRequest(body=form, query=query, headers=headers, mode="socket_mode")
+            request = BoltRequest(
+                body=form, query=query, headers=headers, context=context, mode="socket_mode"
+            )
+        elif _is_json(body, headers.get("content-type", "")):
+            # Events: the JSON was parsed and the signature checked above; Bolt need not do either again.
+            request = BoltRequest(
+                body=parsed, query=query, headers=headers, context=context, mode="socket_mode"
+            )
         else:
-            request = BoltRequest(body=body, query=query, headers=headers)
+            request = BoltRequest(body=body, query=query, headers=headers, context=context)
         response = self.app.dispatch(request)
         out_headers = {k: v[0] if isinstance(v, list) else v for k, v in response.headers.items()}
         out_headers.pop("content-length", None)
@@ -173,32 +191,46 @@ class SlackWSGI:
         start_response(f"{response.status} {_REASONS.get(response.status, 'Status')}", headers)
         return [data]
 
-    def _first_use(self, signature: str) -> bool:
+    def _claim(self, signature: str, delivery: str | None) -> str:
+        """What the database says: "replay" (this signature was used before), "retry" (a new delivery
+        of an event, trigger or action already taken), "new", or "unknown" when it could not say."""
+        keys = [f"sig:{signature[-72:]}"] + ([delivery] if delivery is not None else [])
         try:
-            return self.repo.claim(f"sig:{signature[-72:]}")
+            claimed = self.repo.claim_each(keys)
         except Exception:
-            logger.exception("could not check for a replay; accepting the signed request")
-            return True
+            logger.exception("could not record a request; accepting the signed request")
+            return "unknown"  # Bolt's once-only middleware tries the delivery's claim again
+        if not claimed[0]:
+            return "replay"
+        return "new" if all(claimed) else "retry"
 
 
-def _parses(body: str, content_type: str) -> bool:
-    """Bolt would raise on these deep inside; answer 400 instead. A body nested absurdly deep raises
-    RecursionError."""
+def _is_json(body: str, content_type: str) -> bool:
+    return body.startswith("{") or "json" in content_type
+
+
+def _parsed(body: str, content_type: str) -> dict | None:
+    """What Bolt will read (the JSON body, an interaction's payload or a form), or None for what Bolt
+    would raise on deep inside: answer 400 instead. A body nested absurdly deep raises RecursionError."""
     try:
-        if body.startswith("{") or "json" in content_type:
-            return isinstance(json.loads(body), dict)
+        if _is_json(body, content_type):
+            found = json.loads(body)
+            return found if isinstance(found, dict) else None
         form = parse_qs(body, strict_parsing=True)
         if "payload" in form:
-            return isinstance(json.loads(form["payload"][0]), dict)
-        return "command" in form or "ssl_check" in form
+            found = json.loads(form["payload"][0])
+            return found if isinstance(found, dict) else None
+        if "command" in form or "ssl_check" in form:
+            return {key: values[0] for key, values in form.items()}
+        return None
     except (ValueError, json.JSONDecodeError):
-        return False
+        return None
 
 
 def _form_without_payload(body: str, content_type: str) -> dict[str, str] | None:
     """The fields of a form body (already checked by `_parses`) that has the word "payload" somewhere
     but no `payload` field, read the way bolt-python reads forms; None for every other body."""
-    if "payload" not in body or body.startswith("{") or "json" in content_type:
+    if "payload" not in body or _is_json(body, content_type):
         return None
     form = parse_qs(body, keep_blank_values=True)
     if "payload" in form:

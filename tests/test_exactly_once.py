@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from bot.storage.db import connect
+from bot.storage.repository import Repository
 from tests.conftest import start_web_server
 from tests.pg import BACKENDS, database_url
 from tests.slack import mention_event, post_signed_json
@@ -59,3 +61,15 @@ def test_retry_on_another_process_sharing_the_database(module_fake_slack, tmp_pa
         module_fake_slack.fault = None
         first.stop()
         second.stop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_claims_say_which_keys_were_taken_before(tmp_path, backend):
+    """The front door claims (signature, delivery) in one statement: what it answers depends on which
+    of the two another attempt had claimed."""
+    repo = Repository(connect(database_url(backend, tmp_path)))
+    assert repo.claim_each(["sig:a", "event:Ev1"]) == [True, True]  # new: handle it
+    assert repo.claim_each(["sig:b", "event:Ev1"]) == [True, False]  # Slack's retry: same event
+    assert repo.claim_each(["sig:a", "event:Ev1"]) == [False, False]  # a replayed request
+    assert repo.claim("event:Ev2") is True
+    assert repo.claim("event:Ev2") is False

@@ -8,6 +8,7 @@ whole by `model.thread`: the cause the messages carry most, and how many carry i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -92,15 +93,27 @@ def unread(finding: Finding, kind: str, error: str) -> Finding:
 
 
 class Diagnoser:
-    def __init__(self, classifier: Classifier, playbook: Playbook):
+    """`gate` (a semaphore) bounds how many diagnoses run at once in a process: classifying is pure
+    Python and NumPy under the GIL, so more than a couple at a time only adds switching and takes the
+    interpreter from the threads acknowledging Slack's requests (bench/ack.py). Only the CPU work is
+    gated: reading a conversation and posting the answer are not held up."""
+
+    def __init__(
+        self, classifier: Classifier, playbook: Playbook, gate: AbstractContextManager | None = None
+    ):
         self.classifier = classifier
         self.playbook = playbook
+        self._gate = gate if gate is not None else nullcontext()
 
     def own_words(self, raw_text: str, bot_user_id: str | None = None) -> str:
         """The message without Truce's handle, cut to what the model reads."""
         return strip_mentions((raw_text or "")[: MAX_CLASSIFY_CHARS * 2], bot_user_id)[:MAX_CLASSIFY_CHARS]
 
     def diagnose(self, raw_text: str, bot_user_id: str | None = None) -> Finding:
+        with self._gate:
+            return self._diagnose(raw_text, bot_user_id)
+
+    def _diagnose(self, raw_text: str, bot_user_id: str | None) -> Finding:
         text = self.own_words(raw_text, bot_user_id)
         if not to_plain(text).strip(" .?!@"):
             return Finding(Verdict.EMPTY, text)
@@ -125,6 +138,17 @@ class Diagnoser:
     ) -> Finding:
         """The conversation as a whole. `said` is oldest first; in a follow-up (Truce already answered
         here) the newest message weighs most. `asker_text` is what the feedback buttons carry."""
+        with self._gate:
+            return self._diagnose_conversation(said, kind, asker_text, previous_label, bot_user_id)
+
+    def _diagnose_conversation(
+        self,
+        said: Sequence[Said],
+        kind: str,
+        asker_text: str,
+        previous_label: str | None,
+        bot_user_id: str | None,
+    ) -> Finding:
         messages = []
         kept: list[Said] = []
         for s in said:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +59,28 @@ class TrendPoint:
     avg_score: float
 
 
+@functools.cache
+def _claim_statement(dialect: str, count: int):
+    """Built once per dialect and number of keys: composing a statement costs more than running it."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(HandledRequest)
+        .values([{"key": bindparam(f"key{i}"), "created_at": bindparam("created_at")} for i in range(count)])
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(HandledRequest.key)  # the rows inserted now (psycopg's rowcount says -1 here)
+    )
+
+
+_RECORD_DIAGNOSIS = insert(DiagnosisEvent).values(
+    label=bindparam("label"),
+    surface=bindparam("surface"),
+    team_id=bindparam("team_id"),
+    enterprise_id=bindparam("enterprise_id"),
+    channel_id=bindparam("channel_id"),
+    created_at=bindparam("created_at"),
+)
+
+
 class SessionRepository:
     """Holds the session factory; every method is one short transaction."""
 
@@ -73,12 +98,24 @@ class Repository(SessionRepository):
     # ---- exactly-once delivery ------------------------------------------------------------
     def claim(self, key: str) -> bool:
         """Record that `key` is being handled. False if another attempt already claimed it."""
-        try:
-            with self.transaction() as session:
-                session.add(HandledRequest(key=key[:200]))
-        except IntegrityError:
-            return False
-        return True
+        return self.claim_each([key]) == [True]
+
+    def claim_each(self, keys: Sequence[str]) -> list[bool]:
+        """Claim all `keys` at once; for each, True if claimed now, False if another attempt had.
+
+        This runs before Slack gets its acknowledgement, on every request: one prebuilt statement
+        (INSERT .. ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL both know) on a pooled
+        connection, with no ORM unit of work, and one commit. The row, not this process, decides:
+        several web processes may share the database."""
+        keys = [key[:200] for key in keys]
+        engine = self._sessions.kw["bind"]
+        params = {f"key{i}": key for i, key in enumerate(keys)}
+        with engine.begin() as conn:
+            result = conn.execute(
+                _claim_statement(engine.dialect.name, len(keys)), {**params, "created_at": datetime.now(UTC)}
+            )
+            claimed = set(result.scalars())
+        return [key in claimed for key in keys]
 
     def prune_handled(self, before: datetime) -> int:
         with self.transaction() as session:
@@ -88,9 +125,17 @@ class Repository(SessionRepository):
     def record_diagnosis(
         self, label: str, surface: str, team: Workspace | str = "", channel_id: str | None = None
     ) -> None:
-        with self.transaction() as session:
-            session.add(
-                DiagnosisEvent(label=label, surface=surface, channel_id=channel_id or None, **_ids(team))
+        # Every reply counts one: a plain INSERT on a pooled connection, without the ORM's unit of work.
+        with self._sessions.kw["bind"].begin() as conn:
+            conn.execute(
+                _RECORD_DIAGNOSIS,
+                {
+                    "label": label,
+                    "surface": surface,
+                    "channel_id": channel_id or None,
+                    "created_at": datetime.now(UTC),
+                    **_ids(team),
+                },
             )
 
     def diagnosis_counts(
