@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.labels import LABELS, POINTS
+from model.labels import LABELS, NONE, POINTS
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_DIR = DATA_DIR / "train"
@@ -35,8 +35,8 @@ class Example:
     source: str = ""
 
 
-def read_jsonl(path: Path) -> list[Example]:
-    examples = []
+def _records(path: Path) -> Iterator[tuple[int, dict]]:
+    """Each non-blank line of a JSON-lines file as (line number, object); anything else is a DataError."""
     with open(path, encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
@@ -45,56 +45,48 @@ def read_jsonl(path: Path) -> list[Example]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise DataError(f'{path}:{number}: each line needs a "text" string')
-            label = record.get("label")
-            if label not in LABELS:
-                raise DataError(
-                    f"{path}:{number}: unknown label {label!r}; expected one of {', '.join(LABELS)}"
-                )
-            examples.append(Example(record["text"], label, str(record.get("source", ""))))
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{number}: each line must be a JSON object")
+            yield number, record
+
+
+def read_jsonl(path: Path) -> list[Example]:
+    examples = []
+    for number, record in _records(path):
+        if not isinstance(record.get("text"), str):
+            raise DataError(f'{path}:{number}: each line needs a "text" string')
+        label = record.get("label")
+        if label not in LABELS:
+            raise DataError(f"{path}:{number}: unknown label {label!r}; expected one of {', '.join(LABELS)}")
+        examples.append(Example(record["text"], label, str(record.get("source", ""))))
     return examples
 
 
 def load_threads(path: Path) -> list[dict]:
     """Labelled conversations: one JSON object per line with a "messages" list."""
     records = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-                raise DataError(f'{path}:{number}: each line needs a "messages" list')
-            if record.get("label") not in LABELS:
-                raise DataError(f"{path}:{number}: unknown label {record.get('label')!r}")
-            for m in record["messages"]:
-                if not isinstance(m, dict) or not isinstance(m.get("text"), str):
-                    raise DataError(f'{path}:{number}: each message needs a "text" string')
-                if (m.get("points") or "none") not in POINTS:
-                    raise DataError(f"{path}:{number}: `points` must be sales, marketing or null")
-            records.append(record)
+    for number, record in _records(path):
+        if not isinstance(record.get("messages"), list):
+            raise DataError(f'{path}:{number}: each line needs a "messages" list')
+        if record.get("label") not in LABELS:
+            raise DataError(f"{path}:{number}: unknown label {record.get('label')!r}")
+        for m in record["messages"]:
+            if not isinstance(m, dict) or not isinstance(m.get("text"), str):
+                raise DataError(f'{path}:{number}: each message needs a "text" string')
+            if (m.get("points") or NONE) not in POINTS:
+                raise DataError(f"{path}:{number}: `points` must be sales, marketing or null")
+        records.append(record)
     return records
 
 
 def load_points(path: Path) -> list[tuple[str, str]]:
     """(text, whom it puts the fault on) lines: {"text": ..., "points": "sales" | "marketing" | null}."""
     lines = []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            points = (record.get("points") or "none") if isinstance(record, dict) else None
-            if not isinstance(record.get("text"), str) or points not in POINTS:
-                raise DataError(f'{path}:{number}: needs a "text" and "points" of sales, marketing or null')
-            lines.append((record["text"], points))
+    for number, record in _records(path):
+        points = record.get("points") or NONE
+        if not isinstance(record.get("text"), str) or points not in POINTS:
+            raise DataError(f'{path}:{number}: needs a "text" and "points" of sales, marketing or null')
+        lines.append((record["text"], points))
     return lines
 
 

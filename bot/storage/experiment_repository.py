@@ -25,7 +25,7 @@ from bot.storage.models import (
     PulsePoll,
     PulseResponse,
 )
-from bot.storage.pulse_repository import as_utc
+from bot.storage.pulse_repository import LIFECYCLE_TIMES, as_utc, in_utc
 from bot.storage.repository import SessionRepository
 from bot.storage.workspace import Workspace
 
@@ -53,17 +53,11 @@ class PollFigures:
 
 
 def _experiment(row: Experiment | None) -> Experiment | None:
-    if row is not None:
-        row.checkin_at = as_utc(row.checkin_at)
-        row.created_at = as_utc(row.created_at)
-    return row
+    return in_utc(row, "checkin_at", "created_at")
 
 
 def _checkin(row: Checkin | None) -> Checkin | None:
-    if row is not None:
-        for name in ("opened_at", "closes_at", "closed_at", "lease_until"):
-            setattr(row, name, as_utc(getattr(row, name)))
-    return row
+    return in_utc(row, *LIFECYCLE_TIMES)
 
 
 class ExperimentRepository(SessionRepository):

@@ -52,18 +52,24 @@ class Vote:
     closes_at: datetime | None = None
 
 
-def _channel(row: PulseChannel | None) -> PulseChannel | None:
+def in_utc(row, *names: str):
+    """`row` (or None) with its named datetime columns made timezone-aware UTC."""
     if row is not None:
-        row.updated_at = as_utc(row.updated_at)
-        row.active_since = as_utc(row.active_since)
+        for name in names:
+            setattr(row, name, as_utc(getattr(row, name)))
     return row
+
+
+# A lifecycle row's moments: polls and check-ins are opened, leased, closed the same way.
+LIFECYCLE_TIMES = ("opened_at", "closes_at", "closed_at", "lease_until")
+
+
+def _channel(row: PulseChannel | None) -> PulseChannel | None:
+    return in_utc(row, "updated_at", "active_since")
 
 
 def _poll(row: PulsePoll | None) -> PulsePoll | None:
-    if row is not None:
-        for name in ("opened_at", "closes_at", "closed_at", "lease_until"):
-            setattr(row, name, as_utc(getattr(row, name)))
-    return row
+    return in_utc(row, *LIFECYCLE_TIMES)
 
 
 class PulseRepository(SessionRepository):
