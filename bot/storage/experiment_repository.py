@@ -361,26 +361,7 @@ class ExperimentRepository(SessionRepository):
     def claim_close(
         self, team_id: str, checkin_id: int, now: datetime, lease_until: datetime, force: bool = False
     ) -> bool:
-        conditions = [
-            Checkin.team_id == team_id,
-            Checkin.id == checkin_id,
-            Checkin.status == "open",
-            or_(Checkin.lease_until.is_(None), Checkin.lease_until <= now),
-        ]
-        if not force:
-            conditions.append(Checkin.closes_at <= now)
-        with self.transaction() as session:
-            taken = session.execute(
-                update(Checkin)
-                .where(*conditions)
-                .values(lease_until=lease_until)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken == 1 and force:  # no more answers once closing has begun
-                row = self._own(session, team_id, checkin_id)
-                if as_utc(row.closes_at) > now:
-                    row.closes_at = now
-            return taken == 1
+        return self._claim_close(Checkin, checkin_id, [Checkin.team_id == team_id], now, lease_until, force)
 
     def release_close(self, team_id: str, checkin_id: int, at: datetime) -> None:
         with self.transaction() as session:
@@ -411,18 +392,7 @@ class ExperimentRepository(SessionRepository):
 
     def purge_erased(self) -> None:
         """As PulseRepository.purge_erased, for check-in answers."""
-        engine = self._sessions.kw["bind"]
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if engine.dialect.name == "sqlite":
-                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-                if busy:
-                    raise RuntimeError("the write-ahead log is in use; it was not emptied")
-            elif engine.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET lock_timeout = '10s'")
-                try:
-                    conn.exec_driver_sql("CLUSTER checkin_answers USING checkin_answers_pkey")
-                finally:
-                    conn.exec_driver_sql("RESET lock_timeout")
+        self._purge_erased("checkin_answers")
 
     # ---- what the effect is measured with ----------------------------------------------------------
     def published_polls(

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
-from bot.storage.repository import SessionRepository
+from bot.storage.repository import SessionRepository, as_utc
 from bot.storage.workspace import Workspace
 
 FIELDS = ("side", "score", "cause")
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -486,25 +479,7 @@ class PulseRepository(SessionRepository):
 
     def claim_close(self, poll_id: int, now: datetime, lease_until: datetime, force: bool = False) -> bool:
         """Take the right to close an open poll (due, or any time when `force`)."""
-        conditions = [
-            PulsePoll.id == poll_id,
-            PulsePoll.status == "open",
-            or_(PulsePoll.lease_until.is_(None), PulsePoll.lease_until <= now),
-        ]
-        if not force:
-            conditions.append(PulsePoll.closes_at <= now)
-        with self.transaction() as session:
-            taken = session.execute(
-                update(PulsePoll)
-                .where(*conditions)
-                .values(lease_until=lease_until)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken == 1 and force:  # no more answers once closing has begun
-                row = session.get(PulsePoll, poll_id)
-                if as_utc(row.closes_at) > now:
-                    row.closes_at = now
-            return taken == 1
+        return self._claim_close(PulsePoll, poll_id, [], now, lease_until, force)
 
     def finish_close(
         self, poll_id: int, summary_ts: str | None, responses: int, avg_score: float | None, now: datetime
@@ -522,31 +497,8 @@ class PulseRepository(SessionRepository):
             )
 
     def purge_erased(self) -> None:
-        """Make hashes erased by `finish_close` unrecoverable from the database files, as far as the
-        engine allows. Runs outside any transaction. Raises SQLAlchemyError, or RuntimeError when
-        SQLite could not finish.
-
-        SQLite (every connection has secure_delete on, so freed space is zeroed): a TRUNCATE
-        checkpoint copies the write-ahead log into the database file and empties the log, which
-        still held the pages as they were before the erase.
-        PostgreSQL: UPDATE leaves the old row versions, hash included, in the table and its
-        indexes, and a plain VACUUM only marks their space free, bytes intact. CLUSTER rewrites the
-        table and its indexes into new files (the old ones are deleted), ordered by the random key,
-        so the storage order no longer follows the order of the first clicks either.
-        """
-        engine = self._sessions.kw["bind"]
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if engine.dialect.name == "sqlite":
-                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-                if busy:
-                    raise RuntimeError("the write-ahead log is in use; it was not emptied")
-            elif engine.dialect.name == "postgresql":
-                # An exclusive lock, held briefly: votes wait, and a long reader makes us give up.
-                conn.exec_driver_sql("SET lock_timeout = '10s'")
-                try:
-                    conn.exec_driver_sql("CLUSTER pulse_responses USING pulse_responses_pkey")
-                finally:
-                    conn.exec_driver_sql("RESET lock_timeout")
+        """Make the hashes erased by `finish_close` unrecoverable (see SessionRepository._purge_erased)."""
+        self._purge_erased("pulse_responses")
 
     def release_close(self, poll_id: int, at: datetime) -> None:
         with self.transaction() as session:

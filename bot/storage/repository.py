@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +81,13 @@ _RECORD_DIAGNOSIS = insert(DiagnosisEvent).values(
 )
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is stored in UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class SessionRepository:
     """Holds the session factory; every method is one short transaction."""
 
@@ -92,6 +99,59 @@ class SessionRepository:
         """One unit of work: committed whole or rolled back whole."""
         with self._sessions.begin() as session:
             yield session
+
+    def _claim_close(
+        self, model, row_id: int, scope: list, now: datetime, lease_until: datetime, force: bool
+    ):
+        """Take the right to close an open poll or check-in (`model`: due, or any time when `force`):
+        a lease in the row, so that one process of many closes it."""
+        conditions = [
+            *scope,
+            model.id == row_id,
+            model.status == "open",
+            or_(model.lease_until.is_(None), model.lease_until <= now),
+        ]
+        if not force:
+            conditions.append(model.closes_at <= now)
+        with self.transaction() as session:
+            taken = session.execute(
+                update(model)
+                .where(*conditions)
+                .values(lease_until=lease_until)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken == 1 and force:  # no more answers once closing has begun
+                row = session.get(model, row_id)
+                if as_utc(row.closes_at) > now:
+                    row.closes_at = now
+            return taken == 1
+
+    def _purge_erased(self, table: str) -> None:
+        """Make voter hashes erased at close unrecoverable from the database files, as far as the
+        engine allows. Runs outside any transaction. Raises SQLAlchemyError, or RuntimeError when
+        SQLite could not finish.
+
+        SQLite (every connection has secure_delete on, so freed space is zeroed): a TRUNCATE
+        checkpoint copies the write-ahead log into the database file and empties the log, which
+        still held the pages as they were before the erase.
+        PostgreSQL: UPDATE leaves the old row versions, hash included, in the table and its
+        indexes, and a plain VACUUM only marks their space free, bytes intact. CLUSTER rewrites the
+        table and its indexes into new files (the old ones are deleted), ordered by the random key,
+        so the storage order no longer follows the order of the first clicks either.
+        """
+        engine = self._sessions.kw["bind"]
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if engine.dialect.name == "sqlite":
+                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+                if busy:
+                    raise RuntimeError("the write-ahead log is in use; it was not emptied")
+            elif engine.dialect.name == "postgresql":
+                # An exclusive lock, held briefly: votes wait, and a long reader makes us give up.
+                conn.exec_driver_sql("SET lock_timeout = '10s'")
+                try:
+                    conn.exec_driver_sql(f"CLUSTER {table} USING {table}_pkey")
+                finally:
+                    conn.exec_driver_sql("RESET lock_timeout")
 
 
 class Repository(SessionRepository):
