@@ -128,7 +128,11 @@ def test_every_cause_card_is_valid_and_complete(playbook):
             )
         shared = remedy.shared_cause_message(cause, "U0AE00001")
         assert message_problems(shared) == []
-        assert not any(b["type"] == "actions" for b in shared["blocks"]), "no Share button on the public card"
+        shared_ids = [
+            e["action_id"] for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"]
+        ]
+        assert ids.REMEDY_SHARE not in shared_ids, "no Share button on the public card"
+        assert len(shared_ids) == len(cause.remedies)  # a Try button per remedy
         assert view_problems(remedy.cause_modal(cause)) == []
 
 

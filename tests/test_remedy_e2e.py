@@ -148,6 +148,9 @@ def test_share_in_channel_posts_the_card_publicly_once(web, slack_api):
     assert "Lead quality and hand-off" in public["blocks"][0]["text"]["text"]
     assert "Shared by <@U0AE00001>" in section_text(public)
     assert not any(b["action_id"] == ids.REMEDY_SHARE for b in buttons(public))
+    # Anyone in the channel can pick one of the shared remedies to try.
+    tries = [b for b in buttons(public) if b["action_id"].startswith(ids.TRY_REMEDY_PREFIX)]
+    assert tries and all(b["text"]["text"].startswith("Try") for b in tries)
     time.sleep(0.3)
     assert len(slack_api.calls_to("response_url")) == 1
 

@@ -101,9 +101,11 @@ def cause_message(cause: Cause, works: Mapping[str, Works] | None = None) -> dic
 
 
 def shared_cause_message(cause: Cause, user_id: str) -> dict:
-    """The same card posted publicly by someone who chose to share it."""
+    """The same card posted publicly by someone who chose to share it: anyone in the channel may Try
+    one of its remedies (no Share button: it is shared already)."""
     blocks = cause_blocks(cause)
     blocks.append(context(f"Shared by <@{user_id}> with `/remedy {cause.id}`"))
+    blocks.append(try_buttons(cause, len(cause.remedies)))
     return message(_cause_fallback(cause), blocks)
 
 
