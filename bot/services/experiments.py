@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.services.pulse import GONE_ERRORS, LEASE, MAX_ATTEMPTS, Report, post_once, utc_now
+from bot.services.pulse import GONE_ERRORS, LEASE, MAX_ATTEMPTS, Report, post_once, run_steps, utc_now
 from bot.services.schedule import Schedule
 from bot.settings import Settings
 from bot.slack_calls import api_error
@@ -539,13 +539,4 @@ class ExperimentService(ExperimentInsights):
     # ---- the minute tick -----------------------------------------------------------------------
     def tick(self, now: datetime | None = None, stopping: threading.Event | None = None) -> Report:
         now = now or self.clock()
-        report = Report()
-        for step in (self.send_due, self.close_due):
-            if stopping and stopping.is_set():
-                break
-            try:
-                report.counts.update(step(now, stopping=stopping).counts)
-            except Exception:
-                logger.exception("experiments: %s failed; the next tick tries again", step.__name__)
-                report.add("failed")
-        return report
+        return run_steps("experiments", (self.send_due, self.close_due), now, stopping)

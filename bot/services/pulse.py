@@ -542,16 +542,24 @@ class PulseService:
         now = now or self.clock()
         if self._discovered_at is None or now - self._discovered_at >= DISCOVER_EVERY:
             self.discover(now)
-        report = Report()
-        for step in (self.send_due, self.remind_due, self.close_due):
-            if stopping and stopping.is_set():
-                break
-            try:
-                report.counts.update(step(now, stopping=stopping).counts)
-            except Exception:
-                logger.exception("pulse: %s failed; the next tick tries again", step.__name__)
-                report.add("failed")
-        return report
+        return run_steps("pulse", (self.send_due, self.remind_due, self.close_due), now, stopping)
+
+
+def run_steps(
+    name: str, steps: Iterable[Callable[..., Report]], now: datetime, stopping: threading.Event | None
+) -> Report:
+    """One minute tick of `name` (pulse, experiments): each step in turn, until `stopping`; a step
+    that raises is logged and counted as failed, and the next step still runs."""
+    report = Report()
+    for step in steps:
+        if stopping and stopping.is_set():
+            break
+        try:
+            report.counts.update(step(now, stopping=stopping).counts)
+        except Exception:
+            logger.exception("%s: %s failed; the next tick tries again", name, step.__name__)
+            report.add("failed")
+    return report
 
 
 def _why(exc: Exception) -> str:
