@@ -39,6 +39,7 @@ from pathlib import Path
 
 from slack_sdk.signature import SignatureVerifier
 
+from bench.common import TEXTS, parents
 from bot.fakeslack import BOT_USER_ID, TEAM_ID, FakeSlack
 from bot.settings import Settings
 
@@ -47,14 +48,6 @@ SIGNING_SECRET = "bench-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-1111-2222-benchtokenvalue"
 PULSE_KEY = "bench-pulse-key-0123456789abcdef"
 BARE_REPLY = "Thanks for the mention!"
-TEXTS = [
-    "the leads from the webinar are junk again :facepalm:",
-    "who owns the follow-up email after the event? sales thinks it's us, we think it's them",
-    "marketing changed the pricing page and now my renewals want the promo price",
-    "great job on the launch today everyone :tada:",
-    "budget got cut for my team so demand gen can run billboards?",
-    "the deck says enterprise-grade, the website says built for startups",
-]
 
 
 # ---- the mock Web API, in a process of its own ------------------------------------------------
@@ -189,14 +182,7 @@ class Served:
 
 
 def descendants(pid: int) -> list[int]:
-    parent_of: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent_of[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    parent_of = parents()
     found, frontier = [], [pid]
     while frontier:
         current = frontier.pop()

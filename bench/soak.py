@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import threading
@@ -20,19 +19,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.common import TEXTS, parents
 from bot.fakeslack import FakeSlack
 from model.predict import DEFAULT_ARTIFACT
 from tests.conftest import start_web_server
 from tests.slack import mention_event, post_signed_json
-
-TEXTS = [
-    "the leads from the webinar are junk again :facepalm:",
-    "who owns the follow-up email after the event? sales thinks it's us, we think it's them",
-    "marketing changed the pricing page and now my renewals want the promo price",
-    "great job on the launch today everyone :tada:",
-    "budget got cut for my team so demand gen can run billboards?",
-    "the deck says enterprise-grade, the website says built for startups",
-]
 
 
 def rss_kb(pid: int) -> int:
@@ -46,16 +37,7 @@ def rss_kb(pid: int) -> int:
 
 
 def children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(entry))
-    return kids
+    return [p for p, parent in parents().items() if parent == pid]
 
 
 def server_rss_mb(pid: int) -> float:

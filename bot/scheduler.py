@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime, timedelta
 
@@ -89,55 +90,22 @@ def run_checkins_job(
     send: the check-in of every experiment that has none yet, even before its check-in date (one
     per experiment, ever); close: close every open check-in now and post its result.
     """
-    from bot.storage.db import connect
-    from bot.storage.experiment_repository import ExperimentRepository
 
-    _configure_logging(settings)
-    sessions = connect(settings.database_url)
-    workspaces = Workspaces(settings, sessions)
-    installed = workspaces.installed()
-    if team is not None:
-        chosen = [w for w in installed if w.team_id == team]
-        if not chosen:
-            logger.warning("checkins: workspace %s has not installed Truce; nothing to do", team)
-    elif channels:
-        owners = ExperimentRepository(sessions).teams_of_channels(channels)
-        chosen = [w for w in installed if w.team_id in owners]
-    else:
-        chosen = installed
-    total = Report()
-    for workspace in chosen:
-        token = workspaces.token(workspace)
-        if token is None:
-            continue
+    def owners(sessions) -> set[str]:
+        from bot.storage.experiment_repository import ExperimentRepository
+
+        return ExperimentRepository(sessions).teams_of_channels(channels)
+
+    def run(sessions, workspace: Workspace, token: str) -> Report:
         service = build_experiment_service(settings, sessions, workspace, token)
         now = service.clock()
         if action == "send":
-            report = service.send_due(now, force=True, channel_ids=channels)
-        elif action == "close":
-            report = service.close_due(now, force=True, channel_ids=channels)
-        else:
-            raise ValueError(f"unknown checkins action {action!r}")
-        total.counts.update(report.counts)
-    print(f"checkins {action}: {total.line()}", file=sys.stderr)
-    return 0 if total.ok else 1
+            return service.send_due(now, force=True, channel_ids=channels)
+        if action == "close":
+            return service.close_due(now, force=True, channel_ids=channels)
+        raise ValueError(f"unknown checkins action {action!r}")
 
-
-def _workspaces_for(
-    settings: Settings, workspaces: Workspaces, team: str | None, channels: list[str] | None, sessions
-) -> list[Workspace]:
-    installed = workspaces.installed()
-    if team is not None:
-        named = [w for w in installed if w.team_id == team]
-        if not named:
-            logger.warning("pulse: workspace %s has not installed Truce; nothing to do", team)
-        return named
-    if channels:
-        from bot.storage.pulse_repository import PulseRepository
-
-        owners = {c.team_id for c in PulseRepository(sessions).channels(channels, active=False)}
-        return [w for w in installed if w.team_id in owners]
-    return installed
+    return _run_job(settings, "checkins", action, channels, team, owners, run)
 
 
 def run_pulse_job(
@@ -150,28 +118,60 @@ def run_pulse_job(
     close: close every open poll now and post its summary; remind: the mid-way reminder now.
     Exit status 1 if something could not be done (it stays queued for the clock to retry).
     """
+
+    def owners(sessions) -> set[str]:
+        from bot.storage.pulse_repository import PulseRepository
+
+        return {c.team_id for c in PulseRepository(sessions).channels(channels, active=False)}
+
+    def run(sessions, workspace: Workspace, token: str) -> Report:
+        service = build_pulse_service(settings, sessions, workspace, token)
+        now = service.clock()
+        if action == "send":
+            return service.send_now(channels, now)
+        if action == "close":
+            return service.close_due(now, channel_ids=channels, force=True)
+        if action == "remind":
+            return service.remind_due(now, channel_ids=channels, force=True)
+        raise ValueError(f"unknown pulse action {action!r}")
+
+    return _run_job(settings, "pulse", action, channels, team, owners, run)
+
+
+def _run_job(
+    settings: Settings,
+    job: str,
+    action: str,
+    channels: list[str] | None,
+    team: str | None,
+    owners: Callable[..., set[str]],
+    run: Callable[..., Report],
+) -> int:
+    """An operator's job (`pulse` or `checkins`): `run(sessions, workspace, token)` in every installed
+    workspace with a token: the one named by `team`, or those that `owners(sessions)` says own the
+    named `channels`, or all. Prints the summed report; exit status 1 if something was not done."""
     from bot.storage.db import connect
 
     _configure_logging(settings)
     sessions = connect(settings.database_url)
     workspaces = Workspaces(settings, sessions)
+    installed = workspaces.installed()
+    if team is not None:
+        chosen = [w for w in installed if w.team_id == team]
+        if not chosen:
+            logger.warning("%s: workspace %s has not installed Truce; nothing to do", job, team)
+    elif channels:
+        owning = owners(sessions)
+        chosen = [w for w in installed if w.team_id in owning]
+    else:
+        chosen = installed
     total = Report()
-    for workspace in _workspaces_for(settings, workspaces, team, channels, sessions):
+    for workspace in chosen:
         token = workspaces.token(workspace)
         if token is None:
             continue
-        service = build_pulse_service(settings, sessions, workspace, token)
-        now = service.clock()
-        if action == "send":
-            report = service.send_now(channels, now)
-        elif action == "close":
-            report = service.close_due(now, channel_ids=channels, force=True)
-        elif action == "remind":
-            report = service.remind_due(now, channel_ids=channels, force=True)
-        else:
-            raise ValueError(f"unknown pulse action {action!r}")
-        total.counts.update(report.counts)
-    print(f"pulse {action}: {total.line()}", file=sys.stderr)
+        total.counts.update(run(sessions, workspace, token).counts)
+    print(f"{job} {action}: {total.line()}", file=sys.stderr)
     return 0 if total.ok else 1
 
 

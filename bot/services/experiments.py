@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.services.pulse import GONE_ERRORS, LEASE, MAX_ATTEMPTS, Report, utc_now
+from bot.services.pulse import GONE_ERRORS, LEASE, MAX_ATTEMPTS, Report, post_once, run_steps, utc_now
 from bot.services.schedule import Schedule
 from bot.settings import Settings
 from bot.slack_calls import api_error
@@ -401,23 +401,21 @@ class ExperimentService(ExperimentInsights):
             return "already"
         team = experiment.team_id
         card = self.card(experiment, None, now, with_effect=False)
-        try:
-            posted = self.client.chat_postMessage(
+        posted = post_once(
+            lambda: self.client.chat_postMessage(
                 channel=experiment.channel_id,
                 thread_ts=experiment.thread_ts or experiment.announcement_ts,
                 unfurl_links=False,
                 **self.presenter.checkin(checkin.id, card, closes_at),
             )
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error in GONE_ERRORS:
-                self.repo.give_up_checkin(team, checkin.id)
-                logger.warning(
-                    "experiments: Truce is no longer in %s; check-in skipped", experiment.channel_id
-                )
-                return "removed"
-            return self._retry(checkin, now, error)
-        except TimeoutError:
+        )
+        if posted.outcome == "gone":
+            self.repo.give_up_checkin(team, checkin.id)
+            logger.warning("experiments: Truce is no longer in %s; check-in skipped", experiment.channel_id)
+            return "removed"
+        if posted.outcome == "retry":
+            return self._retry(checkin, now, posted.error)
+        if posted.outcome == "timeout":
             self.repo.give_up_checkin(team, checkin.id)  # it may have been posted: no duplicate
             logger.error(
                 "experiments: Slack did not answer in time when check-in %s was posted in %s; not retried "
@@ -427,9 +425,7 @@ class ExperimentService(ExperimentInsights):
                 experiment.channel_id,
             )
             return "failed"
-        except (SlackClientError, OSError) as exc:
-            return self._retry(checkin, now, api_error(exc))
-        self.repo.mark_checkin_open(team, checkin.id, posted["ts"])
+        self.repo.mark_checkin_open(team, checkin.id, posted.reply["ts"])
         logger.info("experiments: check-in %s posted in %s", checkin.id, experiment.channel_id)
         return "sent"
 
@@ -502,26 +498,26 @@ class ExperimentService(ExperimentInsights):
         base = self.card(experiment, None, now)
         card = replace(base, status="finished", result=result)
         outcome, result_ts = "closed", None
-        try:
-            result_ts = self.client.chat_postMessage(
+        posted = post_once(
+            lambda: self.client.chat_postMessage(
                 channel=checkin.channel_id,
                 thread_ts=experiment.thread_ts or experiment.announcement_ts,
                 unfurl_links=False,
                 **self.presenter.result(card),
             )["ts"]
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error not in GONE_ERRORS:
-                return self._retry_close(checkin, now, error)
+        )
+        if posted.outcome == "sent":
+            result_ts = posted.reply
+        elif posted.outcome == "retry":
+            return self._retry_close(checkin, now, posted.error)
+        elif posted.outcome == "gone":
             outcome = "removed"  # close anyway: the hashes must not outlive the check-in
-        except TimeoutError:
+        else:
             logger.error(
                 "experiments: Slack did not answer in time when check-in %s's result was posted; not retried",
                 checkin.id,
             )
             outcome = "failed"
-        except (SlackClientError, OSError) as exc:
-            return self._retry_close(checkin, now, api_error(exc))
         self.repo.finish_close(team, checkin.id, result_ts, result.responses, result.counts, now)
         logger.info("experiments: check-in %s in %s closed", checkin.id, checkin.channel_id)
         if result_ts is not None and checkin.message_ts:
@@ -543,13 +539,4 @@ class ExperimentService(ExperimentInsights):
     # ---- the minute tick -----------------------------------------------------------------------
     def tick(self, now: datetime | None = None, stopping: threading.Event | None = None) -> Report:
         now = now or self.clock()
-        report = Report()
-        for step in (self.send_due, self.close_due):
-            if stopping and stopping.is_set():
-                break
-            try:
-                report.counts.update(step(now, stopping=stopping).counts)
-            except Exception:
-                logger.exception("experiments: %s failed; the next tick tries again", step.__name__)
-                report.add("failed")
-        return report
+        return run_steps("experiments", (self.send_due, self.close_due), now, stopping)

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -41,6 +41,30 @@ GONE_ERRORS = frozenset(
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one post that must never be doubled came to: `outcome` is sent (`reply` is Slack's
+    answer) | gone (Truce is no longer in the channel) | timeout (Slack may have posted it: do not
+    retry, see bot/slack_calls.py) | retry (worth another try later); `error` says why."""
+
+    outcome: str
+    reply: Any = None
+    error: str = ""
+
+
+def post_once(post: Callable[[], Any]) -> Attempt:
+    """Run `post()` once and sort what happened into an Attempt (polls, reminders, check-ins, results)."""
+    try:
+        return Attempt("sent", post())
+    except SlackApiError as exc:
+        error = exc.response.get("error", "")
+        return Attempt("gone" if error in GONE_ERRORS else "retry", error=error)
+    except TimeoutError:
+        return Attempt("timeout", error="timeout")
+    except (SlackClientError, OSError) as exc:
+        return Attempt("retry", error=_why(exc))
 
 
 # ---- what gets posted, as data ---------------------------------------------------------------------
@@ -188,20 +212,20 @@ class PulseService:
         if poll is None:
             return "already"
         schedule = Schedule.of(channel)
-        try:
-            reply = self.client.chat_postMessage(
+        posted = post_once(
+            lambda: self.client.chat_postMessage(
                 channel=channel.channel_id,
                 unfurl_links=False,
                 **self.presenter.poll(PollCard(poll.id, 0, closes_at, schedule.timezone)),
             )
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error in GONE_ERRORS:
-                self._mark_gone(channel.channel_id, error)
-                self.repo.give_up(poll.id)
-                return "removed"
-            return self._retry_poll(poll, now, error)
-        except TimeoutError:
+        )
+        if posted.outcome == "gone":
+            self._mark_gone(channel.channel_id, posted.error)
+            self.repo.give_up(poll.id)
+            return "removed"
+        if posted.outcome == "retry":
+            return self._retry_poll(poll, now, posted.error)
+        if posted.outcome == "timeout":
             # Slack may have posted it: a second poll is worse than a logged miss (see bot/slack_calls.py).
             self.repo.give_up(poll.id)
             logger.error(
@@ -212,9 +236,7 @@ class PulseService:
                 channel.channel_id,
             )
             return "failed"
-        except (SlackClientError, OSError) as exc:
-            return self._retry_poll(poll, now, _why(exc))
-        self.repo.mark_open(poll.id, reply["ts"], now, closes_at)
+        self.repo.mark_open(poll.id, posted.reply["ts"], now, closes_at)
         logger.info("pulse: poll %s posted in %s for %s", poll.id, channel.channel_id, period)
         return "sent"
 
@@ -362,8 +384,8 @@ class PulseService:
         channel = self.repo.channel(poll.channel_id)
         tz = channel.timezone if channel else self.settings.pulse_timezone
         count = self.repo.response_count(poll.id)
-        try:
-            self.client.chat_postMessage(
+        posted = post_once(
+            lambda: self.client.chat_postMessage(
                 channel=poll.channel_id,
                 thread_ts=poll.message_ts,
                 reply_broadcast=True,
@@ -371,22 +393,18 @@ class PulseService:
                     ReminderCard(count, poll.closes_at, tz, self.settings.pulse_min_responses)
                 ),
             )
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error in GONE_ERRORS:
-                self._mark_gone(poll.channel_id, error)
-                return "removed"
-            self.repo.unclaim_reminder(poll.id)
-            logger.warning("pulse: could not remind in %s (%s); will retry", poll.channel_id, error)
-            return "failed"
-        except TimeoutError:
+        )
+        if posted.outcome == "gone":
+            self._mark_gone(poll.channel_id, posted.error)
+            return "removed"
+        if posted.outcome == "timeout":
             logger.error(
                 "pulse: Slack did not answer in time when reminding in %s; not retried", poll.channel_id
             )
             return "failed"
-        except (SlackClientError, OSError) as exc:
+        if posted.outcome == "retry":
             self.repo.unclaim_reminder(poll.id)
-            logger.warning("pulse: could not remind in %s (%s); will retry", poll.channel_id, _why(exc))
+            logger.warning("pulse: could not remind in %s (%s); will retry", poll.channel_id, posted.error)
             return "failed"
         logger.info("pulse: reminder posted for poll %s in %s", poll.id, poll.channel_id)
         return "reminded"
@@ -445,17 +463,19 @@ class PulseService:
         summary = self.summary_for(poll, results)
         summary_ts = None
         outcome = "closed"
-        try:
-            summary_ts = self.client.chat_postMessage(
+        posted = post_once(
+            lambda: self.client.chat_postMessage(
                 channel=poll.channel_id, unfurl_links=False, **self.presenter.summary(summary)
             )["ts"]
-        except SlackApiError as exc:
-            error = exc.response.get("error", "")
-            if error not in GONE_ERRORS:
-                return self._retry_close(poll, now, error), False
-            self._mark_gone(poll.channel_id, error)
+        )
+        if posted.outcome == "sent":
+            summary_ts = posted.reply
+        elif posted.outcome == "retry":
+            return self._retry_close(poll, now, posted.error), False
+        elif posted.outcome == "gone":
+            self._mark_gone(poll.channel_id, posted.error)
             outcome = "removed"  # close it anyway: the hashes must not outlive the poll
-        except TimeoutError:
+        else:
             # Slack may have posted it; close without retrying rather than risk a second summary.
             logger.error(
                 "pulse: Slack did not answer in time when the summary of poll %s was posted in %s, so it may "
@@ -464,8 +484,6 @@ class PulseService:
                 poll.channel_id,
             )
             outcome = "failed"
-        except (SlackClientError, OSError) as exc:
-            return self._retry_close(poll, now, _why(exc)), False
         self.repo.finish_close(poll.id, summary_ts, results.responses, results.avg_score, now)
         logger.info("pulse: poll %s in %s closed", poll.id, poll.channel_id)
         if summary_ts is None:
@@ -524,16 +542,24 @@ class PulseService:
         now = now or self.clock()
         if self._discovered_at is None or now - self._discovered_at >= DISCOVER_EVERY:
             self.discover(now)
-        report = Report()
-        for step in (self.send_due, self.remind_due, self.close_due):
-            if stopping and stopping.is_set():
-                break
-            try:
-                report.counts.update(step(now, stopping=stopping).counts)
-            except Exception:
-                logger.exception("pulse: %s failed; the next tick tries again", step.__name__)
-                report.add("failed")
-        return report
+        return run_steps("pulse", (self.send_due, self.remind_due, self.close_due), now, stopping)
+
+
+def run_steps(
+    name: str, steps: Iterable[Callable[..., Report]], now: datetime, stopping: threading.Event | None
+) -> Report:
+    """One minute tick of `name` (pulse, experiments): each step in turn, until `stopping`; a step
+    that raises is logged and counted as failed, and the next step still runs."""
+    report = Report()
+    for step in steps:
+        if stopping and stopping.is_set():
+            break
+        try:
+            report.counts.update(step(now, stopping=stopping).counts)
+        except Exception:
+            logger.exception("%s: %s failed; the next tick tries again", name, step.__name__)
+            report.add("failed")
+    return report
 
 
 def _why(exc: Exception) -> str:

@@ -2,7 +2,7 @@
 
 Every method takes the workspace (`team_id`) and scopes its query by it; only the clock's "what is
 due" questions look across workspaces, and everything they return carries its own team_id.
-Exactly-once posting copies PulseRepository: a check-in row is claimed through a unique constraint
+Exactly-once posting works as for polls (SessionRepository._claim_open): a check-in row is claimed through a unique constraint
 (one per experiment) *before* anything is posted, with a lease saying who is posting it now.
 """
 
@@ -209,47 +209,27 @@ class ExperimentRepository(SessionRepository):
         retry_failed: bool = False,
     ) -> Checkin | None:
         """Take the right to post an experiment's check-in, or None if someone has or had it."""
-        try:
-            with self.transaction() as session:
-                row = Checkin(
-                    team_id=experiment.team_id,
-                    enterprise_id=experiment.enterprise_id,
-                    experiment_id=experiment.id,
-                    channel_id=experiment.channel_id,
-                    status="pending",
-                    opened_at=now,
-                    closes_at=closes_at,
-                    lease_until=lease_until,
-                    attempts=1,
-                    responses=0,
-                )
-                session.add(row)
-                session.flush()
-                return _checkin(row)
-        except IntegrityError:
-            pass
-        claimable = and_(
-            Checkin.status == "pending", or_(Checkin.lease_until.is_(None), Checkin.lease_until <= now)
+        return self._claim_open(
+            Checkin,
+            lambda: Checkin(
+                team_id=experiment.team_id,
+                enterprise_id=experiment.enterprise_id,
+                experiment_id=experiment.id,
+                channel_id=experiment.channel_id,
+                status="pending",
+                opened_at=now,
+                closes_at=closes_at,
+                lease_until=lease_until,
+                attempts=1,
+                responses=0,
+            ),
+            [Checkin.team_id == experiment.team_id, Checkin.experiment_id == experiment.id],
+            now,
+            lease_until,
+            retry_failed,
+            {"opened_at": now, "closes_at": closes_at},
+            _checkin,
         )
-        if retry_failed:
-            claimable = or_(claimable, Checkin.status == "failed")
-        where = and_(Checkin.team_id == experiment.team_id, Checkin.experiment_id == experiment.id, claimable)
-        with self.transaction() as session:
-            taken = session.execute(
-                update(Checkin)
-                .where(where)
-                .values(
-                    status="pending",
-                    lease_until=lease_until,
-                    attempts=Checkin.attempts + 1,
-                    opened_at=now,
-                    closes_at=closes_at,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken != 1:
-                return None
-            return _checkin(session.scalar(select(Checkin).where(Checkin.experiment_id == experiment.id)))
 
     def mark_checkin_open(self, team_id: str, checkin_id: int, message_ts: str) -> None:
         with self.transaction() as session:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
@@ -268,51 +268,25 @@ class PulseRepository(SessionRepository):
         pending with an expired lease (a failed attempt waiting for its retry), or, when
         `retry_failed`, after it was given up.
         """
-        try:
-            with self.transaction() as session:
-                row = PulsePoll(
-                    **self._ids(),
-                    channel_id=channel_id,
-                    period_key=period_key,
-                    status="pending",
-                    opened_at=now,
-                    closes_at=closes_at,
-                    lease_until=lease_until,
-                    attempts=1,
-                )
-                session.add(row)
-                session.flush()
-                return _poll(row)
-        except IntegrityError:
-            pass
-        claimable = and_(
-            PulsePoll.status == "pending",
-            or_(PulsePoll.lease_until.is_(None), PulsePoll.lease_until <= now),
+        return self._claim_open(
+            PulsePoll,
+            lambda: PulsePoll(
+                **self._ids(),
+                channel_id=channel_id,
+                period_key=period_key,
+                status="pending",
+                opened_at=now,
+                closes_at=closes_at,
+                lease_until=lease_until,
+                attempts=1,
+            ),
+            [PulsePoll.channel_id == channel_id, PulsePoll.period_key == period_key],
+            now,
+            lease_until,
+            retry_failed,
+            {"closes_at": closes_at},
+            _poll,
         )
-        if retry_failed:
-            claimable = or_(claimable, PulsePoll.status == "failed")
-        where = and_(PulsePoll.channel_id == channel_id, PulsePoll.period_key == period_key, claimable)
-        with self.transaction() as session:
-            taken = session.execute(
-                update(PulsePoll)
-                .where(where)
-                .values(
-                    status="pending",
-                    lease_until=lease_until,
-                    attempts=PulsePoll.attempts + 1,
-                    closes_at=closes_at,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken != 1:
-                return None
-            return _poll(
-                session.scalar(
-                    select(PulsePoll).where(
-                        PulsePoll.channel_id == channel_id, PulsePoll.period_key == period_key
-                    )
-                )
-            )
 
     def mark_open(self, poll_id: int, message_ts: str, opened_at: datetime, closes_at: datetime) -> None:
         with self.transaction() as session:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +99,47 @@ class SessionRepository:
         """One unit of work: committed whole or rolled back whole."""
         with self._sessions.begin() as session:
             yield session
+
+    def _claim_open(
+        self,
+        model,
+        fresh: Callable[[], object],
+        key: list,
+        now: datetime,
+        lease_until: datetime,
+        retry_failed: bool,
+        renewed: dict,
+        in_utc: Callable,
+    ):
+        """Take the right to post a poll or check-in (`model`), or None if someone has or had it.
+
+        A new row (`fresh()`) is inserted already leased; when the unique constraint says the row
+        (found by `key`) exists, it is taken over only while it is pending with an expired lease (a
+        failed attempt waiting for its retry), or, when `retry_failed`, after it was given up; the
+        takeover also sets `renewed`. `in_utc` makes the row returned timezone-aware."""
+        try:
+            with self.transaction() as session:
+                row = fresh()
+                session.add(row)
+                session.flush()
+                return in_utc(row)
+        except IntegrityError:
+            pass
+        claimable = and_(
+            model.status == "pending", or_(model.lease_until.is_(None), model.lease_until <= now)
+        )
+        if retry_failed:
+            claimable = or_(claimable, model.status == "failed")
+        with self.transaction() as session:
+            taken = session.execute(
+                update(model)
+                .where(and_(*key, claimable))
+                .values(status="pending", lease_until=lease_until, attempts=model.attempts + 1, **renewed)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken != 1:
+                return None
+            return in_utc(session.scalar(select(model).where(*key)))
 
     def _claim_close(
         self, model, row_id: int, scope: list, now: datetime, lease_until: datetime, force: bool
