@@ -37,8 +37,6 @@ ACCUSER_FLOOR = 0.5
 # A blame game: on each side, the messages that point at it add up to at least this much fault
 # (their probabilities summed), from two or more people.
 BOTH_WAYS = 0.4
-# ... and at least this much per message read, so a long thread's faint guesses do not add up.
-BOTH_WAYS_SHARE = 0.0
 # A second cause is named when it scores at least this share of the top cause.
 SECOND_SHARE = 0.55
 # The newest message of a follow-up weighs this many times an ordinary one.
@@ -57,7 +55,6 @@ class Rules:
     point_floor: float = POINT_FLOOR
     accuser_floor: float = ACCUSER_FLOOR
     both_ways: float = BOTH_WAYS
-    both_ways_share: float = BOTH_WAYS_SHARE
 
 
 RULES = Rules()
@@ -104,8 +101,7 @@ def is_blame_exchange(
     rows = np.asarray(pointing, dtype=float)
     accusers = {messages[i].author for i in pointing_at(rows, rules)}
     clear = np.where(rows >= rules.point_floor, rows, 0.0).sum(axis=0)
-    both = float(clear.min())
-    return len(accusers) >= 2 and both >= rules.both_ways and both >= rules.both_ways_share * len(rows)
+    return len(accusers) >= 2 and float(clear.min()) >= rules.both_ways
 
 
 def joined(messages: Sequence[ThreadMessage]) -> str:
