@@ -26,7 +26,7 @@ from bot.storage.models import (
     PulseResponse,
 )
 from bot.storage.pulse_repository import LIFECYCLE_TIMES, as_utc, in_utc
-from bot.storage.repository import SessionRepository
+from bot.storage.repository import SessionRepository, refusal, voter_row
 from bot.storage.workspace import Workspace
 
 CHOICES = ("helped", "partly", "not_yet", "stopped")
@@ -302,26 +302,21 @@ class ExperimentRepository(SessionRepository):
                     )
                     if row is None:
                         return CheckinVote("missing")
-                    if not row.message_ts or (row.channel_id, row.message_ts) != (channel_id, message_ts):
-                        return CheckinVote("elsewhere")
                     closes_at = as_utc(row.closes_at)
-                    if row.status != "open" or closes_at <= now:
+                    refused = refusal(row, channel_id, message_ts, now)
+                    if refused == "elsewhere":
+                        return CheckinVote("elsewhere")
+                    if refused:
                         return CheckinVote("closed", closes_at=closes_at, experiment_id=row.experiment_id)
-                    mine = session.scalar(
-                        select(CheckinAnswer).where(
-                            CheckinAnswer.checkin_id == checkin_id, CheckinAnswer.voter_hash == voter_hash
-                        )
+                    mine, first = voter_row(
+                        session,
+                        CheckinAnswer,
+                        CheckinAnswer.checkin_id == checkin_id,
+                        voter_hash,
+                        team_id=team_id,
+                        enterprise_id=row.enterprise_id,
+                        checkin_id=checkin_id,
                     )
-                    first = mine is None
-                    if first:
-                        mine = CheckinAnswer(
-                            team_id=team_id,
-                            enterprise_id=row.enterprise_id,
-                            checkin_id=checkin_id,
-                            voter_hash=voter_hash,
-                            answer=answer,
-                        )
-                        session.add(mine)
                     mine.answer = answer
                     session.flush()
                     return CheckinVote("ok", answer, first, closes_at, row.experiment_id)

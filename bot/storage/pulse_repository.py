@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import PulseChannel, PulsePoll, PulseResponse
-from bot.storage.repository import SessionRepository, as_utc
+from bot.storage.repository import SessionRepository, as_utc, refusal, voter_row
 from bot.storage.workspace import Workspace
 
 FIELDS = ("side", "score", "cause")
@@ -376,25 +376,21 @@ class PulseRepository(SessionRepository):
                     poll = session.get(PulsePoll, poll_id)
                     if not self._owns(poll):  # another workspace's poll id is no poll here
                         return Vote("missing")
-                    if not poll.message_ts or (poll.channel_id, poll.message_ts) != (channel_id, message_ts):
-                        return Vote("elsewhere")
                     closes_at = as_utc(poll.closes_at)
-                    if poll.status != "open" or closes_at <= now:
+                    refused = refusal(poll, channel_id, message_ts, now)
+                    if refused == "elsewhere":
+                        return Vote("elsewhere")
+                    if refused:
                         return Vote("closed", channel_id=poll.channel_id, closes_at=closes_at)
-                    row = session.scalar(
-                        select(PulseResponse).where(
-                            PulseResponse.poll_id == poll_id, PulseResponse.voter_hash == voter_hash
-                        )
+                    row, first = voter_row(
+                        session,
+                        PulseResponse,
+                        PulseResponse.poll_id == poll_id,
+                        voter_hash,
+                        poll_id=poll_id,
+                        team_id=poll.team_id,
+                        enterprise_id=poll.enterprise_id,
                     )
-                    first = row is None
-                    if first:
-                        row = PulseResponse(
-                            poll_id=poll_id,
-                            voter_hash=voter_hash,
-                            team_id=poll.team_id,
-                            enterprise_id=poll.enterprise_id,
-                        )
-                        session.add(row)
                     setattr(row, field, value)
                     session.flush()
                     count = session.scalar(

@@ -88,6 +88,27 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def refusal(row, channel_id: str, message_ts: str, now: datetime) -> str | None:
+    """Why a click on a poll's or check-in's message cannot count: "elsewhere" (it did not come from
+    the row's own message), "closed", or None when it can."""
+    if not row.message_ts or (row.channel_id, row.message_ts) != (channel_id, message_ts):
+        return "elsewhere"
+    if row.status != "open" or as_utc(row.closes_at) <= now:
+        return "closed"
+    return None
+
+
+def voter_row(session: Session, model, parent, voter_hash: str, **new):
+    """This voter's answer row under `parent` (a model column equal to the poll or check-in id, e.g.
+    `PulseResponse.poll_id == 3`), created from `new` when it is their first click: (row, first)."""
+    row = session.scalar(select(model).where(parent, model.voter_hash == voter_hash))
+    if row is not None:
+        return row, False
+    row = model(voter_hash=voter_hash, **new)
+    session.add(row)
+    return row, True
+
+
 class SessionRepository:
     """Holds the session factory; every method is one short transaction."""
 
