@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize as sk_normalize
 
+from model.analyzers import Analyzer, build_analyzer
 from model.text import normalize
 
 FORMAT = "truce-linear-v1"
@@ -85,7 +83,7 @@ def read_arrays(data: bytes) -> dict[str, np.ndarray]:
 
 @dataclass
 class _Part:
-    analyzer: object
+    analyzer: Analyzer
     vocabulary: dict[str, int]
     idf: np.ndarray
     offset: int
@@ -103,16 +101,12 @@ class FittedArrays:
         for i, spec in enumerate(layout.get("vectorizers") or []):
             if spec.get("analyzer") not in ALLOWED_ANALYZERS:
                 raise ArtifactFormatError(f"unknown analyser {spec.get('analyzer')!r}")
-            vec = TfidfVectorizer(
-                analyzer=spec["analyzer"],
-                ngram_range=tuple(int(n) for n in spec["ngram_range"]),
-                token_pattern=str(spec["token_pattern"]),
-                lowercase=False,
-            )
+            low, high = (int(n) for n in spec["ngram_range"])
+            analyzer = build_analyzer(spec["analyzer"], (low, high), str(spec["token_pattern"]))
             terms = arrays[f"{prefix}terms_{i}"].tolist()
             self.parts.append(
                 _Part(
-                    vec.build_analyzer(),
+                    analyzer,
                     {t: j for j, t in enumerate(terms)},
                     arrays[f"{prefix}idf_{i}"],
                     offset,
@@ -165,35 +159,38 @@ class FittedArrays:
                 total += (weights / norm) @ self.coef[part.offset + cols]
         return total
 
-    def features(self, texts: list[str]) -> sparse.csr_matrix:
-        """TF-IDF rows for `texts`: counted in Python, weighted and normalised in one go per vectoriser."""
+    def batch_scores(self, texts: list[str]) -> np.ndarray:
+        """`scores` for many texts at once (a thread's messages, a test set): the terms of all texts
+        counted in one pass per vectoriser, then weighted, normalised per text and summed per text
+        with NumPy, the arithmetic of a sparse TF-IDF matrix times the coefficients."""
         normalized = [normalize(t) for t in texts]
-        blocks = []
+        total = np.tile(self.intercept, (len(texts), 1))
         for part in self.parts:
             get = part.vocabulary.get
+            rows: list[int] = []
             indices: list[int] = []
             counts: list[int] = []
-            indptr = [0]
-            for text in normalized:
+            for row, text in enumerate(normalized):
                 for term, n in Counter(part.analyzer(text)).items():  # counted in C, looked up once each
                     j = get(term)
                     if j is not None:
+                        rows.append(row)
                         indices.append(j)
                         counts.append(n)
-                indptr.append(len(indices))
+            if not indices:
+                continue
+            at = np.asarray(rows, dtype=np.int64)
             cols = np.asarray(indices, dtype=np.int64)
-            data = (np.log(np.asarray(counts, dtype=float)) + 1.0) * part.idf[cols] if counts else np.zeros(0)
-            block = sparse.csr_matrix(
-                (data, cols, np.asarray(indptr)), shape=(len(texts), len(part.vocabulary))
-            )
-            blocks.append(sk_normalize(block, norm="l2", copy=False))
-        return sparse.hstack(blocks, format="csr")
+            weights = (np.log(np.asarray(counts, dtype=float)) + 1.0) * part.idf[cols]
+            norms = np.sqrt(np.bincount(at, weights=weights * weights, minlength=len(texts)))
+            weights /= norms[at]  # a row with a term has a positive norm
+            np.add.at(total, at, weights[:, np.newaxis] * self.coef[part.offset + cols])
+        return total
 
     def proba(self, texts: list[str]) -> np.ndarray:
-        if len(texts) == 1:  # a mention, a DM, a shortcut: the common case, and the cheap way
-            scores = self.scores(texts[0])[np.newaxis, :]
-        else:  # a thread's messages or a test set: one sparse product is cheaper than many small ones
-            scores = np.asarray(self.features(texts) @ self.coef) + self.intercept
+        # One text (a mention, a DM, a shortcut) is the common case and the cheap way; a thread's
+        # messages or a test set go through in one pass.
+        scores = self.scores(texts[0])[np.newaxis, :] if len(texts) == 1 else self.batch_scores(texts)
         proba = 1.0 / (1.0 + np.exp(self.a * scores + self.b))
         totals = proba.sum(axis=1, keepdims=True)
         uniform = np.full_like(proba, 1.0 / proba.shape[1])

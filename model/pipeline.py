@@ -14,6 +14,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
+from model.decide import decide
 from model.labels import NONE
 from model.text import normalize
 
@@ -48,21 +49,6 @@ class AbstainingClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         return self.decide(self.predict_proba(X))
-
-
-def decide(proba: np.ndarray, classes: np.ndarray, threshold, none_label: str = NONE) -> np.ndarray:
-    """The abstain rule, shared by training (to choose the threshold) and prediction.
-
-    `threshold` is one number, or one per class (aligned with `classes`): how likely a cause must be."""
-    classes = np.asarray(classes)
-    cause_mask = classes != none_label
-    cause_proba = np.where(cause_mask, proba, -1.0)
-    best = cause_proba.argmax(axis=1)
-    best_p = cause_proba[np.arange(len(best)), best]
-    none_p = proba[:, ~cause_mask].max(axis=1) if (~cause_mask).any() else np.zeros(len(best))
-    bar = np.broadcast_to(np.asarray(threshold, dtype=float), (len(classes),))[best]
-    keep = (best_p >= bar) & (best_p >= none_p)
-    return np.where(keep, classes[best], none_label)
 
 
 def build_pipeline(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import re
 import warnings
@@ -10,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import sklearn
 
 from model.artifact import ArtifactFormatError, FittedArrays, read_arrays
+from model.decide import decide
 from model.labels import LABELS, NONE, POINTS
-from model.pipeline import decide
 from model.text import normalize
 
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "classifier.npz"
@@ -101,14 +101,16 @@ class Classifier:
                 f"model artifact {artifact} does not match its sidecar checksum: retrain the model"
             )
         trained_with = str(meta.get("sklearn_version", "?"))
-        if _minor(trained_with) != _minor(sklearn.__version__):
+        # The installed version, read without importing scikit-learn (serving never needs it).
+        installed = importlib.metadata.version("scikit-learn")
+        if _minor(trained_with) != _minor(installed):
             raise ModelError(
-                f"model was trained with scikit-learn {trained_with} but {sklearn.__version__} is installed: "
+                f"model was trained with scikit-learn {trained_with} but {installed} is installed: "
                 "retrain with `python -m model train`"
             )
-        if trained_with != sklearn.__version__:
+        if trained_with != installed:
             warnings.warn(
-                f"model trained with scikit-learn {trained_with}, running {sklearn.__version__}", stacklevel=2
+                f"model trained with scikit-learn {trained_with}, running {installed}", stacklevel=2
             )
         if tuple(meta.get("labels", ())) != LABELS:
             raise ModelError("model label set differs from this version of Truce: retrain the model")

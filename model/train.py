@@ -31,9 +31,10 @@ from model.dataset import (
     threads_fingerprint,
     training_files,
 )
+from model.decide import decide
 from model.labels import LABELS, NONE
 from model.metrics import evaluate
-from model.pipeline import build_pipeline, decide, slim
+from model.pipeline import build_pipeline, slim
 from model.predict import DEFAULT_ARTIFACT, sidecar_path
 from model.text import FEATURES_VERSION
 from model.thread import pointing_examples

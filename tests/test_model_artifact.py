@@ -254,3 +254,56 @@ def test_the_artifact_is_plain_arrays(artifact):
     with np.load(artifact, allow_pickle=False) as npz:
         assert {"coef", "intercept", "cal_a", "cal_b", "classes"} <= set(npz.files)
         assert all(npz[key].dtype != object for key in npz.files)
+
+
+@pytest.mark.parametrize(
+    ("analyzer", "ngram_range"),
+    [
+        ("word", (1, 2)),
+        ("word", (1, 1)),
+        ("word", (2, 3)),
+        ("char_wb", (2, 5)),
+        ("char", (1, 4)),
+        ("char", (3, 5)),
+    ],
+)
+def test_the_serving_analysers_give_scikit_learns_ngrams(analyzer, ngram_range):
+    """Serving builds n-grams without importing scikit-learn (model/analyzers.py): on every training
+    text, and on awkward ones, they must be exactly the n-grams TfidfVectorizer would count."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from model.analyzers import build_analyzer
+    from model.text import normalize
+
+    pattern = r"(?u)\b[\w']+\b"
+    ours = build_analyzer(analyzer, ngram_range, pattern)
+    theirs = TfidfVectorizer(
+        analyzer=analyzer, ngram_range=ngram_range, token_pattern=pattern, lowercase=False
+    ).build_analyzer()
+    texts = [e.text for e in load_examples(training_files())] + [
+        "",
+        " ",
+        "a",
+        "ab",
+        "\t tabs\t\tand  spaces \n\n",
+        "日本語 の テキスト",
+        "x" * 300,
+        "don't won't rock'n'roll",
+    ]
+    for text in texts:
+        plain = normalize(text)
+        assert ours(plain) == theirs(plain), text
+
+
+def test_serving_never_imports_scikit_learn_or_scipy():
+    """A web or clock process loads the model as arrays: importing scikit-learn and SciPy would cost each
+    process about 85 MB for nothing."""
+    code = (
+        "import sys, bot.server, bot.scheduler, bot.__main__\n"
+        "from model.predict import Classifier\n"
+        "Classifier.load().predict_many(['the leads are junk', 'thanks all', 'budget review at 3'])\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
