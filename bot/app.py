@@ -6,6 +6,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_sdk import WebClient
 
 from bot.client import make_client
@@ -31,6 +32,17 @@ def delivery_key(body: dict) -> str | None:
         container = body.get("container") or {}
         return f"action:{container.get('message_ts', '')}:{actions[0]['action_ts']}"
     return None
+
+
+class InlineLazyRunner(LazyListenerRunner):
+    """Runs a lazy listener (an answer) before the response, in the dispatching thread: with
+    `process_before_response` (the offline console, handler tests) the answer is part of the exchange."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+
+    def start(self, function, request) -> None:
+        self.run(function, request)
 
 
 def create_app(
@@ -63,11 +75,12 @@ def create_app(
     )
 
     @app.middleware
-    def once_only(body: dict, context, next, logger: logging.Logger):
+    def once_only(body: dict, context, request, next, logger: logging.Logger):
         """Slack retries events it did not see acknowledged; bolt-python does not de-duplicate.
-        Behind bot/web.py the claim was already made, in the same transaction as the replay check."""
+        Behind bot/web.py the claim was already made, in the same transaction as the replay check.
+        A lazy-only request is the second half of one already claimed (bot/answer_worker.py)."""
         key = delivery_key(body)
-        if key is not None and context.get(CLAIMED_DELIVERY) != key:
+        if key is not None and not request.lazy_only and context.get(CLAIMED_DELIVERY) != key:
             try:
                 first = deps.repo.claim(key)
             except Exception:
@@ -83,5 +96,7 @@ def create_app(
         logger.exception("unhandled error in a listener (%s)", type(error).__name__, exc_info=error)
         return BoltResponse(status=200, body="")
 
+    if process_before_response:
+        app.listener_runner.lazy_listener_runner = InlineLazyRunner(app.logger)
     register_listeners(app, deps)
     return app

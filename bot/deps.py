@@ -79,8 +79,9 @@ class Deps:
         return ExperimentService(self.settings, self.experiment_repo, client, self.playbook, clock=self.clock)
 
 
-def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps:
-    """Load the model and open the database. Raises ModelError / DatabaseError with one-line reasons."""
+def build_deps(settings: Settings, classifier: Classifier | None = None, counts_behind: bool = False) -> Deps:
+    """Load the model and open the database. Raises ModelError / DatabaseError with one-line reasons.
+    `counts_behind`: diagnosis counts are written in batches (an answer process; see Repository)."""
     classifier = classifier or Classifier.load(settings.model_path or DEFAULT_ARTIFACT)
     sessions = connect(settings.database_url)
     installations = None
@@ -93,6 +94,6 @@ def build_deps(settings: Settings, classifier: Classifier | None = None) -> Deps
         playbook=load_playbook(),
         classifier=classifier,
         sessions=sessions,
-        repo=Repository(sessions),
+        repo=Repository(sessions, counts_behind=counts_behind),
         installations=installations,
     )

@@ -17,6 +17,7 @@ import time
 from waitress import wasyncore
 from waitress.server import create_server
 
+from bot.answer_worker import ProcessLazyRunner, use_answer_processes
 from bot.app import create_app
 from bot.deps import build_deps
 from bot.logs import configure_logging
@@ -51,14 +52,17 @@ class _Stop(wasyncore.ExitNow):
 
 class TruceServer:
     """One process: waitress's I/O loop buffers requests, `web_threads` threads run the app, and Bolt
-    acknowledges at once and finishes slow work on its own listener threads."""
+    acknowledges at once and finishes slow work on its own listener threads; answers to mentions and
+    DMs are handed to the answer processes (bot/answer_worker.py)."""
 
     def __init__(self, settings: Settings, host: str = "0.0.0.0"):
         self.settings = settings
         self.host = host
+        self.answers: ProcessLazyRunner | None = None
 
     def run(self) -> None:
         wsgi = build_wsgi(self.settings)
+        self.answers = use_answer_processes(wsgi.app, self.settings)
         server = create_server(
             wsgi,
             host=self.host,
@@ -100,6 +104,8 @@ class TruceServer:
         ):
             server.asyncore.loop(timeout=0.05, map=server._map, use_poll=True, count=1)
         dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
+        if self.answers is not None:  # the answers handed over are posted before the process ends
+            self.answers.stop(max(0.5, deadline - time.monotonic()))
 
     @staticmethod
     def _give_up() -> None:

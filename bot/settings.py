@@ -65,6 +65,8 @@ class Settings:
     pulse_min_responses: int = MIN_ANONYMITY
     pulse_grace_hours: float = 12.0
     web_threads: int = 16
+    # Processes beside each web process that diagnose and post answers (bot/answer_worker.py).
+    answer_processes: int = 1
     max_body_bytes: int = 1_000_000
     api_timeout: float = 10.0
 
@@ -267,6 +269,14 @@ def load_settings(env: Mapping[str, str] | None = None, dotenv: Path | None = Pa
         ),
         pulse_grace_hours=_float(env, "TRUCE_PULSE_GRACE_HOURS", 12.0, 0, 168, "hours, e.g. 12"),
         web_threads=_int(env, "WEB_THREADS", 16, 1, 256, "number of threads that handle web requests"),
+        answer_processes=_int(
+            env,
+            "WEB_ANSWER_PROCESSES",
+            1,
+            0,
+            8,
+            "processes beside each web process that answer mentions and DMs (0: the web process does)",
+        ),
         max_body_bytes=_int(env, "TRUCE_MAX_BODY_BYTES", 1_000_000, 10_000, 50_000_000, "bytes"),
         api_timeout=_float(
             env, "SLACK_API_TIMEOUT", 10.0, 0.5, 60, "seconds to wait for Slack's Web API, e.g. 10"

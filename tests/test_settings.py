@@ -63,6 +63,8 @@ def test_api_url_gets_a_trailing_slash():
         ({**SLACK, "TRUCE_PULSE_TIME": "25:00"}, "TRUCE_PULSE_TIME"),
         ({**SLACK, "SLACK_API_TIMEOUT": "0"}, "SLACK_API_TIMEOUT"),
         ({**SLACK, "TRUCE_TIMEZONE": "America"}, "TRUCE_TIMEZONE"),  # a folder of the zone database
+        ({**SLACK, "WEB_ANSWER_PROCESSES": "many"}, "WEB_ANSWER_PROCESSES"),
+        ({**SLACK, "WEB_ANSWER_PROCESSES": "9"}, "WEB_ANSWER_PROCESSES"),
     ],
 )
 def test_each_problem_names_its_variable_on_one_line(env, named):

@@ -231,6 +231,13 @@ def test_two_workspaces_install_answer_apart_and_one_leaves(fake, oauth_web, tmp
     assert globex_reply.params["_token"] == globex.token
     assert "lead" in acme_reply.params["text"].lower()
 
+    # The answer process writes its counts a moment after the replies (bot/storage/counts_behind.py).
+    def counted() -> int:
+        with sessions() as session:
+            return session.scalar(select(func.count()).select_from(DiagnosisEvent))
+
+    assert wait_until(lambda: counted() == 2)
+
     # App Home of Acme counts Acme's diagnosis only, even for someone in both channels.
     fake.channels = [{"id": "C0ACME0001"}, {"id": "C0GLOBEX01"}]
     home = team_event(

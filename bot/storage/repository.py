@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.storage.counts_behind import CountsBehind
 from bot.storage.models import (
     Checkin,
     CheckinAnswer,
@@ -217,6 +218,16 @@ class SessionRepository:
 
 
 class Repository(SessionRepository):
+    def __init__(self, sessions: sessionmaker[Session], counts_behind: bool = False):
+        super().__init__(sessions)
+        # An answer process writes its diagnosis counts in batches (see bot/storage/counts_behind.py).
+        self._counts = CountsBehind(sessions.kw["bind"], _RECORD_DIAGNOSIS) if counts_behind else None
+
+    def close(self) -> None:
+        """Write what is still waiting to be written."""
+        if self._counts is not None:
+            self._counts.close()
+
     # ---- exactly-once delivery ------------------------------------------------------------
     def claim(self, key: str) -> bool:
         """Record that `key` is being handled. False if another attempt already claimed it."""
@@ -248,17 +259,18 @@ class Repository(SessionRepository):
         self, label: str, surface: str, team: Workspace | str = "", channel_id: str | None = None
     ) -> None:
         # Every reply counts one: a plain INSERT on a pooled connection, without the ORM's unit of work.
+        row = {
+            "label": label,
+            "surface": surface,
+            "channel_id": channel_id or None,
+            "created_at": datetime.now(UTC),
+            **_ids(team),
+        }
+        if self._counts is not None:
+            self._counts.add(row)
+            return
         with self._sessions.kw["bind"].begin() as conn:
-            conn.execute(
-                _RECORD_DIAGNOSIS,
-                {
-                    "label": label,
-                    "surface": surface,
-                    "channel_id": channel_id or None,
-                    "created_at": datetime.now(UTC),
-                    **_ids(team),
-                },
-            )
+            conn.execute(_RECORD_DIAGNOSIS, row)
 
     def diagnosis_counts(
         self, since: datetime, channel_ids: Iterable[str], team: Workspace | str = ""

@@ -27,6 +27,11 @@ def is_person_writing_to_truce(event: dict, bot_user_id: str | None, bot_id: str
     return bool(event.get("channel") and event.get("ts"))
 
 
+def is_for_truce(event: dict, context) -> bool:
+    """Bolt matcher: only a person's new DM is handed on to be answered."""
+    return is_person_writing_to_truce(event, context.bot_user_id, context.bot_id)
+
+
 def handler(deps: Deps):
     def handle_message(event: dict, context, client: WebClient, logger: logging.Logger) -> None:
         if not is_person_writing_to_truce(event, context.bot_user_id, context.bot_id):
