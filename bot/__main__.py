@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start in the mode the configuration implies (default)")
     serve = sub.add_parser("serve", help="HTTP mode on $PORT, served by waitress (production)")
     serve.add_argument("--host", default="0.0.0.0")
+    answers = sub.add_parser(
+        "answers", help=argparse.SUPPRESS
+    )  # started by `serve`: see bot/answer_worker.py
+    answers.add_argument("--ready-fd", type=int, required=True)
     sub.add_parser("socket", help="Socket Mode (needs SLACK_APP_TOKEN)")
     sub.add_parser("console", help="the offline console, whatever the configuration")
     sub.add_parser("clock", help="the one scheduler process (pulse polls, experiment check-ins)")
@@ -87,6 +91,12 @@ def _serve(settings: Settings, host: str) -> int:
     preflight(settings)
     TruceServer(settings, host=host).run()
     return 0
+
+
+def _answers(settings: Settings, ready_fd: int) -> int:
+    from bot.answer_worker import serve_answers
+
+    return serve_answers(settings, sys.stdin.buffer, ready_fd)
 
 
 def _socket(settings: Settings) -> int:
@@ -170,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             return _console(settings)
         if command == "serve":
             return _serve(settings, args.host)
+        if command == "answers":
+            return _answers(settings, args.ready_fd)
         if command == "socket":
             return _socket(settings)
         if command == "clock":

@@ -17,7 +17,7 @@ import time
 from waitress import wasyncore
 from waitress.server import create_server
 
-from bot.answer_worker import ProcessLazyRunner, use_answer_processes
+from bot.answer_worker import ProcessLazyRunner, settle_memory, use_answer_processes
 from bot.app import create_app
 from bot.deps import build_deps
 from bot.logs import configure_logging
@@ -63,6 +63,7 @@ class TruceServer:
     def run(self) -> None:
         wsgi = build_wsgi(self.settings)
         self.answers = use_answer_processes(wsgi.app, self.settings)
+        settle_memory()
         server = create_server(
             wsgi,
             host=self.host,

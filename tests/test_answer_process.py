@@ -39,7 +39,7 @@ def children(pid: int) -> list[tuple[int, str]]:
 
 
 def answer_processes(pid: int) -> list[int]:
-    return [child for child, cmdline in children(pid) if "multiprocessing.spawn" in cmdline]
+    return [child for child, cmdline in children(pid) if "-m bot answers" in cmdline]
 
 
 def dead(pid: int) -> bool:

@@ -73,3 +73,18 @@ def test_claims_say_which_keys_were_taken_before(tmp_path, backend):
     assert repo.claim_each(["sig:a", "event:Ev1"]) == [False, False]  # a replayed request
     assert repo.claim("event:Ev2") is True
     assert repo.claim("event:Ev2") is False
+    # The claims are ordinary rows: their time reads back as UTC and the daily prune removes old ones.
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from bot.storage.models import HandledRequest
+    from bot.storage.repository import as_utc
+
+    with repo._sessions() as session:
+        times = session.scalars(select(HandledRequest.created_at)).all()
+    assert len(times) == 4
+    assert all(abs(datetime.now(UTC) - as_utc(moment)) < timedelta(minutes=5) for moment in times)
+    assert repo.prune_handled(datetime.now(UTC) - timedelta(minutes=5)) == 0
+    assert repo.prune_handled(datetime.now(UTC) + timedelta(minutes=1)) == 4
+    assert repo.claim("event:Ev2") is True  # pruned: a key may be claimed again

@@ -62,14 +62,66 @@ class TrendPoint:
 
 @functools.cache
 def _claim_statement(dialect: str, count: int):
-    """Built once per dialect and number of keys: composing a statement costs more than running it."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    moment = bindparam("created_at", type_=HandledRequest.created_at.type)  # stored as every other time
     return (
         insert(HandledRequest)
-        .values([{"key": bindparam(f"key{i}"), "created_at": bindparam("created_at")} for i in range(count)])
+        .values([{"key": bindparam(f"key{i}"), "created_at": moment} for i in range(count)])
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(HandledRequest.key)  # the rows inserted now (psycopg's rowcount says -1 here)
     )
+
+
+class Prepared:
+    """A Core statement compiled once for a dialect and run on a pooled connection's DB-API cursor.
+
+    For the one statement on the acknowledgement path: SQLAlchemy's per-execution work (cache lookup,
+    result and type processing, the transaction object) cost 0.26 ms of the 0.33 ms a claim took on
+    SQLite, the largest part of what the web process spends per request (`bench.ack`, py-spy). The
+    SQL text, the parameter order and the parameters' conversions (SQLite's datetime strings) still
+    come from SQLAlchemy's compiler, so it is the same statement Core would run."""
+
+    def __init__(self, statement, dialect):
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        self.convert = {}
+        for name, bind in compiled.binds.items():
+            processor = dialect.type_descriptor(bind.type).bind_processor(dialect)
+            if processor is not None:
+                self.convert[name] = processor
+
+    def run(self, engine, values: dict) -> list[tuple]:
+        """Execute and commit; the rows it returned."""
+        values = {name: self.convert[name](v) if name in self.convert else v for name, v in values.items()}
+        params = tuple(values[name] for name in self.order) if self.order is not None else values
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, params)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+            connection.commit()
+            return rows
+        except Exception:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()  # back to the pool
+
+
+_PREPARED_CLAIMS: dict[tuple, Prepared] = {}
+
+
+def _prepared_claim(engine, count: int) -> Prepared:
+    """Compiled once per kind of database and number of keys: compiling costs more than running it."""
+    dialect = engine.dialect
+    key = (dialect.name, dialect.driver, dialect.paramstyle, count)
+    if key not in _PREPARED_CLAIMS:
+        _PREPARED_CLAIMS[key] = Prepared(_claim_statement(dialect.name, count), dialect)
+    return _PREPARED_CLAIMS[key]
 
 
 _RECORD_DIAGNOSIS = insert(DiagnosisEvent).values(
@@ -236,18 +288,15 @@ class Repository(SessionRepository):
     def claim_each(self, keys: Sequence[str]) -> list[bool]:
         """Claim all `keys` at once; for each, True if claimed now, False if another attempt had.
 
-        This runs before Slack gets its acknowledgement, on every request: one prebuilt statement
-        (INSERT .. ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL both know) on a pooled
-        connection, with no ORM unit of work, and one commit. The row, not this process, decides:
+        This runs before Slack gets its acknowledgement, on every request: one statement (INSERT ..
+        ON CONFLICT DO NOTHING RETURNING, which SQLite and PostgreSQL both know), compiled once and run
+        on a pooled connection's own cursor, and one commit. The row, not this process, decides:
         several web processes may share the database."""
         keys = [key[:200] for key in keys]
         engine = self._sessions.kw["bind"]
         params = {f"key{i}": key for i, key in enumerate(keys)}
-        with engine.begin() as conn:
-            result = conn.execute(
-                _claim_statement(engine.dialect.name, len(keys)), {**params, "created_at": datetime.now(UTC)}
-            )
-            claimed = set(result.scalars())
+        rows = _prepared_claim(engine, len(keys)).run(engine, {**params, "created_at": datetime.now(UTC)})
+        claimed = {row[0] for row in rows}
         return [key in claimed for key in keys]
 
     def prune_handled(self, before: datetime) -> int:
