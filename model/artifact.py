@@ -113,7 +113,7 @@ class FittedArrays:
                 )
             )
             offset += len(terms)
-        self.coef = arrays[f"{prefix}coef"].astype(np.float64)
+        self.coef = arrays[f"{prefix}coef"]  # float32 as stored: NumPy widens each product to float64
         self.intercept = arrays[f"{prefix}intercept"]
         self.a = arrays[f"{prefix}cal_a"]
         self.b = arrays[f"{prefix}cal_b"]

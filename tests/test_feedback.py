@@ -268,6 +268,10 @@ def test_no_message_text_is_stored_without_a_correction(web, slack_api):
     slack_api.wait_for("views.open")
     time.sleep(0.5)
     sessions = connect(web.db_url)
+    # The answer process writes the mention's count a moment after its reply (counts_behind.py).
+    deadline = time.time() + 10
+    while "mention" not in all_stored_text(sessions) and time.time() < deadline:
+        time.sleep(0.1)
     stored = all_stored_text(sessions)
     assert "mention" in stored and "shortcut" in stored and "remedy" in stored, "the counts were recorded"
     assert marker not in stored

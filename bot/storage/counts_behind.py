@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 class CountsBehind:
-    def __init__(self, engine: Engine, statement: Insert, delay: float = 2.0):
+    def __init__(self, engine: Engine, statement: Insert, delay: float = 0.5):
         self._engine = engine
         self._statement = statement
         self._delay = delay
