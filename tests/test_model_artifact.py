@@ -295,15 +295,18 @@ def test_the_serving_analysers_give_scikit_learns_ngrams(analyzer, ngram_range):
         assert ours(plain) == theirs(plain), text
 
 
-def test_serving_never_imports_scikit_learn_or_scipy():
+def test_serving_never_imports_scikit_learn_or_scipy(artifact):
     """A web or clock process loads the model as arrays: importing scikit-learn and SciPy would cost each
     process about 85 MB for nothing."""
     code = (
         "import sys, bot.server, bot.scheduler, bot.__main__\n"
         "from model.predict import Classifier\n"
-        "Classifier.load().predict_many(['the leads are junk', 'thanks all', 'budget review at 3'])\n"
+        "model = Classifier.load(sys.argv[1])\n"
+        "model.predict_many(['the leads are junk', 'thanks all', 'budget review at 3'])\n"
         "print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(artifact)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
