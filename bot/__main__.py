@@ -111,7 +111,7 @@ def _socket(settings: Settings) -> int:
         raise ConfigError(
             "SLACK_APP_TOKEN is missing: Socket Mode needs an app-level token (connections:write)"
         )
-    configure_logging(settings.log_level, secrets=[settings.pulse_hash_key])
+    configure_logging(settings.log_level, secrets=settings.log_secrets)
     deps = build_deps(settings)
     SocketModeHandler(create_app(settings, deps), settings.app_token).start()
     return 0

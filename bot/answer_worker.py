@@ -248,10 +248,7 @@ def serve_answers(settings: Settings, lines: IO[bytes], ready_fd: int) -> int:
     from bot.deps import build_deps
     from bot.logs import configure_logging
 
-    configure_logging(
-        settings.log_level,
-        secrets=[settings.signing_secret or "", settings.pulse_hash_key, settings.client_secret or ""],
-    )
+    configure_logging(settings.log_level, secrets=settings.log_secrets)
     deps = build_deps(settings, counts_behind=True)
     app = create_app(settings, deps)
     pool = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="truce-answer")

@@ -41,7 +41,7 @@ def _configure_logging(settings: Settings) -> None:
         return
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, secrets=[settings.pulse_hash_key, settings.client_secret or ""])
+    configure_logging(settings.log_level, secrets=settings.log_secrets)
 
 
 def build_pulse_service(

@@ -32,10 +32,7 @@ CONNECTION_LIMIT = 1000  # open connections (slow ones included) before new ones
 
 
 def build_wsgi(settings: Settings) -> SlackWSGI:
-    configure_logging(
-        settings.log_level,
-        secrets=[settings.signing_secret or "", settings.pulse_hash_key, settings.client_secret or ""],
-    )
+    configure_logging(settings.log_level, secrets=settings.log_secrets)
     logging.getLogger("waitress").setLevel(logging.WARNING)  # no "Serving on ..." chatter
     deps = build_deps(settings)
     app = create_app(settings, deps)

@@ -71,6 +71,12 @@ class Settings:
     api_timeout: float = 10.0
 
     @property
+    def log_secrets(self) -> list[str]:
+        """Values that must never reach a log line (bot/logs.py redacts them; tokens are redacted by
+        their shape)."""
+        return [value for value in (self.signing_secret, self.pulse_hash_key, self.client_secret) if value]
+
+    @property
     def oauth(self) -> bool:
         """Many workspaces, each installed through /slack/install (no SLACK_BOT_TOKEN)."""
         return bool(self.client_id and self.client_secret and not self.bot_token)
