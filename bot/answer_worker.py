@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -96,9 +97,12 @@ class _AnswerProcess:
             )
         finally:
             os.close(ready_write)
-        with os.fdopen(ready_read, "rb") as ready:
+        try:
             # The line arrives when the process is ready; end of file when it failed to start.
-            said = _read_line_within(ready, START_SECONDS)
+            readable, _, _ = select.select([ready_read], [], [], START_SECONDS)
+            said = os.read(ready_read, len(READY)) if readable else b""
+        finally:
+            os.close(ready_read)
         if said != READY:
             process.kill()
             process.wait(5)
@@ -177,14 +181,6 @@ class _AnswerProcess:
             logger.error("answer process %d did not finish in time; stopping it", self.index)
             process.kill()
             process.wait(1)
-
-
-def _read_line_within(stream: IO[bytes], seconds: float) -> bytes:
-    result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(seconds)
-    return result[0] if result else b""
 
 
 class ProcessLazyRunner(LazyListenerRunner):

@@ -122,6 +122,17 @@ def server_env(fake: FakeSlack, db_url: str, artifact: Path, **extra: str) -> di
     return env
 
 
+def wait_until(check, timeout: float = 10.0):
+    """Poll `check` until it returns something truthy (returned) or `timeout` seconds pass."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    return check()
+
+
 def start_web_server(
     fake: FakeSlack, workdir: Path, artifact: Path, db_url: str | None = None, **env
 ) -> WebServer:

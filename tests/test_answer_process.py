@@ -16,7 +16,7 @@ from bot.storage.counts_behind import CountsBehind
 from bot.storage.db import connect
 from bot.storage.models import DiagnosisEvent
 from bot.storage.repository import _RECORD_DIAGNOSIS
-from tests.conftest import start_web_server
+from tests.conftest import start_web_server, wait_until
 from tests.slack import mention_event, post_signed_json
 
 LEADS = "the leads from the webinar are junk again, half of them are students"
@@ -54,16 +54,6 @@ def dead(pid: int) -> bool:
 def replies_to(slack_api, payload: dict) -> list:
     ts = payload["event"]["ts"]
     return [c for c in slack_api.calls_to("chat.postMessage") if c.params.get("thread_ts") == ts]
-
-
-def wait_until(check, timeout: float = 20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    return check()
 
 
 def ask(server, slack_api, text: str = LEADS, channel: str = "C0SALESMKT") -> dict:

@@ -19,7 +19,7 @@ from bot.storage.repository import Repository
 from bot.views.diagnosis import decode_feedback, encode_feedback
 from bot.views.validate import message_problems, view_problems
 from model.dataset import read_jsonl
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.remedy_payloads import (
     all_stored_text,
     body_json,
@@ -269,9 +269,7 @@ def test_no_message_text_is_stored_without_a_correction(web, slack_api):
     time.sleep(0.5)
     sessions = connect(web.db_url)
     # The answer process writes the mention's count a moment after its reply (counts_behind.py).
-    deadline = time.time() + 10
-    while "mention" not in all_stored_text(sessions) and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: "mention" in all_stored_text(sessions))
     stored = all_stored_text(sessions)
     assert "mention" in stored and "shortcut" in stored and "remedy" in stored, "the counts were recorded"
     assert marker not in stored

@@ -34,7 +34,7 @@ from bot.storage.models import (
     PulsePoll,
 )
 from bot.storage.repository import Repository
-from tests.conftest import ROOT, server_env, start_web_server
+from tests.conftest import ROOT, server_env, start_web_server, wait_until
 from tests.slack import envelope, post_signed_json
 
 LEADS = "the leads from last week's webinar are junk again, half of them are students"
@@ -116,16 +116,6 @@ def team_event(team_id: str, event: dict) -> dict:
 
 def posts(fake: FakeSlack, channel: str) -> list:
     return [c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == channel]
-
-
-def wait_until(check, timeout: float = 10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    return check()
 
 
 def run_bot(fake: FakeSlack, db_url: str, artifact: Path, tmp_path: Path, *args: str):
