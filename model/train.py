@@ -33,7 +33,7 @@ from model.dataset import (
 )
 from model.decide import decide
 from model.labels import LABELS, NONE
-from model.metrics import evaluate
+from model.metrics import HeadlineScorer, evaluate
 from model.pipeline import build_pipeline, slim
 from model.predict import DEFAULT_ARTIFACT, sidecar_path
 from model.text import FEATURES_VERSION
@@ -55,18 +55,17 @@ PER_CAUSE_RANGE = 0.2
 
 def choose_threshold(proba: np.ndarray, classes: np.ndarray, y: Sequence[str]) -> tuple[float, dict]:
     """Best macro-F1 among thresholds whose friction precision reaches the floor (training CV only)."""
-    best: tuple[float, float, dict] | None = None
-    fallback: tuple[float, float, dict] | None = None
+    scorer = HeadlineScorer(y)
+    best: tuple[float, float] | None = None
+    fallback: tuple[float, float] | None = None
     for threshold in THRESHOLD_GRID:
-        predicted = decide(proba, classes, threshold)
-        m = evaluate(list(y), list(predicted))
-        key = (m["macro_f1"], threshold, m)
-        if m["friction_precision"] >= FRICTION_PRECISION_FLOOR and (best is None or key[0] > best[0]):
-            best = key
-        if fallback is None or m["friction_precision"] > fallback[2]["friction_precision"]:
-            fallback = key
-    chosen = best or fallback
-    return chosen[1], chosen[2]
+        macro_f1, precision = scorer.score(decide(proba, classes, threshold))
+        if precision >= FRICTION_PRECISION_FLOOR and (best is None or macro_f1 > best[0]):
+            best = (macro_f1, threshold)
+        if fallback is None or precision > fallback[0]:
+            fallback = (precision, threshold)
+    chosen = best[1] if best else fallback[1]
+    return chosen, evaluate(list(y), list(decide(proba, classes, chosen)))
 
 
 def choose_thresholds(
@@ -75,8 +74,9 @@ def choose_thresholds(
     """The abstain rule per cause: from the common threshold, move one cause's bar at a time (two
     passes over the causes, within PER_CAUSE_RANGE of the common one) where that raises macro-F1 and
     keeps friction precision at the floor. Training CV only."""
+    scorer = HeadlineScorer(y)
     bars = np.full(len(classes), start)
-    current = evaluate(list(y), list(decide(proba, classes, bars)))
+    current, _ = scorer.score(decide(proba, classes, bars))
     low, high = start - PER_CAUSE_RANGE, start + PER_CAUSE_RANGE
     for _ in range(2):
         for j, label in enumerate(classes):
@@ -85,13 +85,10 @@ def choose_thresholds(
             for bar in (t for t in THRESHOLD_GRID if low <= t <= high):
                 trial = bars.copy()
                 trial[j] = bar
-                m = evaluate(list(y), list(decide(proba, classes, trial)))
-                if (
-                    m["friction_precision"] >= FRICTION_PRECISION_FLOOR
-                    and m["macro_f1"] > current["macro_f1"] + 1e-4
-                ):
-                    bars, current = trial, m
-    return bars, current
+                macro_f1, precision = scorer.score(decide(proba, classes, trial))
+                if precision >= FRICTION_PRECISION_FLOOR and macro_f1 > current + 1e-4:
+                    bars, current = trial, macro_f1
+    return bars, evaluate(list(y), list(decide(proba, classes, bars)))
 
 
 # The exported arrays must reproduce the pipeline's probabilities (float32 coefficients: ~1e-6).
