@@ -12,8 +12,8 @@ def test_held_out_scores_stay_above_the_floor(classifier):
     examples = read_jsonl(TEST_FILE)
     predicted = [d.label for d in classifier.predict_many([e.text for e in examples])]
     metrics = evaluate([e.label for e in examples], predicted)
-    assert metrics["macro_f1"] >= 0.78, metrics["macro_f1"]
-    assert metrics["friction_precision"] >= 0.90, metrics["friction_precision"]
+    assert metrics["macro_f1"] >= 0.85, metrics["macro_f1"]
+    assert metrics["friction_precision"] >= 0.94, metrics["friction_precision"]
 
 
 def test_ordinary_chatter_is_left_alone(classifier):
@@ -46,9 +46,9 @@ def test_real_voice_scores_stay_above_the_floor(classifier):
         [d.label for d in diagnoses],
         ranked=[[lab for lab, _ in d.ranked] for d in diagnoses],
     )
-    assert metrics["macro_f1"] >= 0.70, metrics["macro_f1"]
-    assert metrics["friction_precision"] >= 0.85, metrics["friction_precision"]
-    assert metrics["right_cause_top2"] >= 0.85, metrics["right_cause_top2"]
+    assert metrics["macro_f1"] >= 0.74, metrics["macro_f1"]
+    assert metrics["friction_precision"] >= 0.89, metrics["friction_precision"]
+    assert metrics["right_cause_top2"] >= 0.88, metrics["right_cause_top2"]
 
 
 def test_threads_are_diagnosed_by_their_dominant_cause(classifier):
@@ -59,6 +59,6 @@ def test_threads_are_diagnosed_by_their_dominant_cause(classifier):
     dev = evaluate_threads(classifier, load_threads(DATA_DIR / "threads" / "dev.jsonl"))
     test = evaluate_threads(classifier, load_threads(DATA_DIR / "threads" / "test.jsonl"))
     assert dev["accuracy"] >= 0.85, dev["accuracy"]
-    assert test["accuracy"] >= 0.80, test["accuracy"]
-    assert test["top2_accuracy"] >= 0.85, test["top2_accuracy"]
+    assert test["accuracy"] >= 0.83, test["accuracy"]
+    assert test["top2_accuracy"] >= 0.90, test["top2_accuracy"]
     assert test["friction_precision"] >= 0.90, test["friction_precision"]
